@@ -1,0 +1,5 @@
+#pragma once
+// All differentiable tensor ops.
+#include "tl/ops/binary.hpp"
+#include "tl/ops/reduce_all.hpp"
+#include "tl/ops/view.hpp"

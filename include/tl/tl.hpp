@@ -1,0 +1,15 @@
+#pragma once
+// tl: a header-only C++20 deep learning library for transfer learning.
+// Include this one header to get everything.
+
+#include "tl/core/error.hpp"
+#include "tl/core/generator.hpp"
+#include "tl/core/shape.hpp"
+#include "tl/core/tensor.hpp"
+
+#include "tl/autograd/engine.hpp"
+#include "tl/autograd/gradcheck.hpp"
+#include "tl/autograd/grad_mode.hpp"
+#include "tl/autograd/node.hpp"
+
+#include "tl/ops/ops.hpp"

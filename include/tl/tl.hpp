@@ -13,3 +13,5 @@
 #include "tl/autograd/node.hpp"
 
 #include "tl/ops/ops.hpp"
+#include "tl/core/state_dict.hpp"
+#include "tl/nn/nn.hpp"

@@ -1,0 +1,23 @@
+#pragma once
+// The geometry of a 2-d convolution, shared by the reference and the fast kernels.
+// Layouts: x is N x C x H x W, w is K x (C/groups) x R x S, y is N x K x P x Q, all dense NCHW.
+#include <cstdint>
+
+namespace tl::kernels {
+
+struct Conv2dParams {
+  int64_t N = 1, C = 1, H = 1, W = 1;  // input
+  int64_t K = 1, R = 1, S = 1;         // output channels, kernel height/width
+  int64_t stride_h = 1, stride_w = 1, pad_h = 0, pad_w = 0, dil_h = 1, dil_w = 1, groups = 1;
+
+  int64_t P() const { return (H + 2 * pad_h - dil_h * (R - 1) - 1) / stride_h + 1; }  // output height
+  int64_t Q() const { return (W + 2 * pad_w - dil_w * (S - 1) - 1) / stride_w + 1; }  // output width
+  int64_t flops() const { return 2 * N * K * P() * Q() * (C / groups) * R * S; }      // multiply-adds x 2
+};
+
+// Kernel entry points (kernels/conv2d.hpp dispatches to the fastest; kernels/conv2d_ref.hpp is the oracle):
+//   conv2d_forward(p, x, w, b_or_null, y)          y  = conv(x, w) + b        (y overwritten)
+//   conv2d_backward_data(p, dy, w, dx)             dx = conv_transpose(dy, w) (dx overwritten)
+//   conv2d_backward_weight(p, x, dy, dw, db_or_null) dw, db overwritten
+
+}  // namespace tl::kernels

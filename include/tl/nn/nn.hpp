@@ -1,0 +1,3 @@
+#pragma once
+// All of tl::nn: Module, layers, functional forms, losses, initialisation.
+#include "tl/nn/module.hpp"

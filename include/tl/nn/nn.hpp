@@ -1,3 +1,4 @@
 #pragma once
 // All of tl::nn: Module, layers, functional forms, losses, initialisation.
 #include "tl/nn/module.hpp"
+#include "tl/nn/functional.hpp"

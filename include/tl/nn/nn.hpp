@@ -2,3 +2,4 @@
 // All of tl::nn: Module, layers, functional forms, losses, initialisation.
 #include "tl/nn/module.hpp"
 #include "tl/nn/functional.hpp"
+#include "tl/nn/init.hpp"

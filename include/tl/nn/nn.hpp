@@ -3,3 +3,4 @@
 #include "tl/nn/module.hpp"
 #include "tl/nn/functional.hpp"
 #include "tl/nn/init.hpp"
+#include "tl/nn/conv2d.hpp"

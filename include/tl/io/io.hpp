@@ -1,0 +1,6 @@
+#pragma once
+// tl::io: reading and writing weight files (safetensors, PyTorch .pth zip and legacy).
+#include "tl/io/element_type.hpp"
+#include "tl/io/json.hpp"
+#include "tl/io/raw_weights.hpp"
+#include "tl/io/safetensors.hpp"

@@ -15,3 +15,4 @@
 #include "tl/ops/ops.hpp"
 #include "tl/core/state_dict.hpp"
 #include "tl/nn/nn.hpp"
+#include "tl/io/io.hpp"

@@ -4,3 +4,4 @@
 #include "tl/nn/functional.hpp"
 #include "tl/nn/init.hpp"
 #include "tl/nn/conv2d.hpp"
+#include "tl/nn/batch_norm.hpp"

@@ -3,3 +3,5 @@
 #include "tl/ops/binary.hpp"
 #include "tl/ops/reduce_all.hpp"
 #include "tl/ops/view.hpp"
+#include "tl/ops/conv2d.hpp"
+#include "tl/ops/batch_norm.hpp"

@@ -10,6 +10,7 @@
 #include <cstring>
 #include <initializer_list>
 #include <memory>
+#include <optional>
 #include <ostream>
 #include <type_traits>
 #include <vector>
@@ -25,6 +26,11 @@ namespace tl {
 
 template <class T>
 struct Node;  // autograd/node.hpp
+template <class T>
+class Tensor;
+/// What max(dim)/min(dim) return, like torch.max(x, dim): `auto [values, indices] = x.max(1);`
+template <class T>
+struct ValuesIndices;  // ops/reduce.hpp
 
 template <class T>
 struct TensorImpl {
@@ -194,6 +200,55 @@ class Tensor {
   Tensor sum(const Shape& dims, bool keepdim = false) const;
   Tensor mean() const;
   Tensor mean(const Shape& dims, bool keepdim = false) const;
+  // unary (tl/ops/unary.hpp)
+  Tensor neg() const;
+  Tensor exp() const;
+  Tensor log() const;
+  Tensor sqrt() const;
+  Tensor abs() const;
+  Tensor square() const;
+  Tensor relu() const;
+  Tensor sigmoid() const;
+  Tensor tanh() const;
+  Tensor pow(T exponent) const;
+  Tensor pow(const Tensor& exponent) const;
+  Tensor clamp(std::optional<T> min, std::optional<T> max = std::nullopt) const;
+  Tensor clamp_min(T min) const;
+  Tensor clamp_max(T max) const;
+  // reductions (tl/ops/reduce.hpp); dims may be negative, {} means all dims
+  Tensor max() const;
+  Tensor min() const;
+  ValuesIndices<T> max(int64_t dim, bool keepdim = false) const;
+  ValuesIndices<T> min(int64_t dim, bool keepdim = false) const;
+  Tensor<int64_t> argmax() const;
+  Tensor<int64_t> argmax(int64_t dim, bool keepdim = false) const;
+  Tensor<int64_t> argmin() const;
+  Tensor<int64_t> argmin(int64_t dim, bool keepdim = false) const;
+  Tensor var(const Shape& dims = {}, int64_t correction = 1, bool keepdim = false) const;
+  Tensor std(const Shape& dims = {}, int64_t correction = 1, bool keepdim = false) const;
+  Tensor logsumexp(int64_t dim, bool keepdim = false) const;
+  // matrix products (tl/ops/matmul.hpp)
+  Tensor matmul(const Tensor& other) const;
+  Tensor mm(const Tensor& other) const;
+  Tensor bmm(const Tensor& other) const;
+  // comparisons (tl/ops/compare.hpp)
+  Tensor<bool> eq(const Tensor& other) const;
+  Tensor<bool> ne(const Tensor& other) const;
+  Tensor<bool> lt(const Tensor& other) const;
+  Tensor<bool> le(const Tensor& other) const;
+  Tensor<bool> gt(const Tensor& other) const;
+  Tensor<bool> ge(const Tensor& other) const;
+  Tensor<bool> eq(T other) const;
+  Tensor<bool> ne(T other) const;
+  Tensor<bool> lt(T other) const;
+  Tensor<bool> le(T other) const;
+  Tensor<bool> gt(T other) const;
+  Tensor<bool> ge(T other) const;
+  Tensor maximum(const Tensor& other) const;
+  Tensor minimum(const Tensor& other) const;
+  // indexing (tl/ops/index.hpp)
+  Tensor gather(int64_t dim, const Tensor<int64_t>& index) const;
+  Tensor index_select(int64_t dim, const Tensor<int64_t>& index) const;
 
  private:
   const std::shared_ptr<TensorImpl<T>>& checked() const {

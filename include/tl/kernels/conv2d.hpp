@@ -1,24 +1,50 @@
 #pragma once
 // Convolution entry points used by ops/conv2d.hpp. Each picks the fastest kernel available for
 // the shape and type; the reference kernels (conv2d_ref.hpp) are the fallback and the oracle.
+//   float/double, one input channel per group (depthwise)  -> conv2d_depthwise.hpp (direct stencils)
+//   float/double, everything else                           -> conv2d_gemm.hpp (packed GEMM, fused im2col)
+//   other element types, empty problems                     -> conv2d_ref.hpp
+// The GEMM micro-kernel is chosen at compile time (gemm_config.hpp: AVX-512, AVX2+FMA or portable;
+// define TL_KERNELS_GENERIC to force the portable one).
+#include <type_traits>
+
+#include "tl/kernels/conv2d_depthwise.hpp"
+#include "tl/kernels/conv2d_gemm.hpp"
 #include "tl/kernels/conv2d_params.hpp"
 #include "tl/kernels/conv2d_ref.hpp"
+#include "tl/kernels/gemm_config.hpp"
 
-namespace tl::kernels {
+TL_KERNELS_BEGIN
+
+/// True when the fast kernels handle (T, p); otherwise the reference kernels run.
+template <class T>
+bool conv2d_fast_applies(const Conv2dParams& p) {
+  if constexpr (!std::is_same_v<T, float> && !std::is_same_v<T, double>) {
+    return false;
+  } else {
+    return p.N > 0 && p.C > 0 && p.K > 0 && p.H > 0 && p.W > 0 && p.P() > 0 && p.Q() > 0 && p.groups > 0;
+  }
+}
 
 template <class T>
 void conv2d_forward(const Conv2dParams& p, const T* x, const T* w, const T* b, T* y) {
-  conv2d_forward_ref(p, x, w, b, y);
+  if (!conv2d_fast_applies<T>(p)) return conv2d_forward_ref(p, x, w, b, y);
+  if (conv2d_is_depthwise(p)) return conv2d_forward_depthwise(p, x, w, b, y);
+  conv2d_forward_gemm(p, x, w, b, y);
 }
 
 template <class T>
 void conv2d_backward_data(const Conv2dParams& p, const T* dy, const T* w, T* dx) {
-  conv2d_backward_data_ref(p, dy, w, dx);
+  if (!conv2d_fast_applies<T>(p)) return conv2d_backward_data_ref(p, dy, w, dx);
+  if (conv2d_is_depthwise(p)) return conv2d_backward_data_depthwise(p, dy, w, dx);
+  conv2d_backward_data_gemm(p, dy, w, dx);
 }
 
 template <class T>
 void conv2d_backward_weight(const Conv2dParams& p, const T* x, const T* dy, T* dw, T* db) {
-  conv2d_backward_weight_ref(p, x, dy, dw, db);
+  if (!conv2d_fast_applies<T>(p)) return conv2d_backward_weight_ref(p, x, dy, dw, db);
+  if (conv2d_is_depthwise(p)) return conv2d_backward_weight_depthwise(p, x, dy, dw, db);
+  conv2d_backward_weight_gemm(p, x, dy, dw, db);
 }
 
-}  // namespace tl::kernels
+TL_KERNELS_END

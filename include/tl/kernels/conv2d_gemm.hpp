@@ -1,0 +1,219 @@
+#pragma once
+// Convolution as GEMM on the packed micro-kernels (NCHW in and out, see docs/performance.md).
+//   forward:          Y_g  (Kg x N*PQ)  = W_g (Kg x CgRS)   * X_col_g (CgRS x N*PQ)
+//   backward data:    dX_col_g (CgRS x PQ) = W_g^T            * dY_g[n] (Kg x PQ), then col2im
+//                     (1x1 stride 1 unpadded: dX_g = W_g^T * dY_g directly, no col2im)
+//   backward weight:  dW_g (Kg x CgRS)  = dY_g (Kg x N*PQ)  * X_col_g^T (N*PQ x CgRS)
+#include <algorithm>
+#include <cstdint>
+
+#include "tl/kernels/conv2d_im2col.hpp"
+#include "tl/kernels/conv2d_params.hpp"
+#include "tl/kernels/gemm.hpp"
+#include "tl/kernels/gemm_core.hpp"
+#include "tl/kernels/gemm_pack.hpp"
+#include "tl/kernels/gemm_parallel.hpp"
+
+TL_KERNELS_BEGIN
+
+/// out[n, g*M + i, pq] = sum_d A_g(i, d) * X_col_g(src)[d, (n, pq)] for the geometry p (src is
+/// N x p.C x H x W, out is N x G*M x P x Q). A_g(i, d) = a[g*a_gs + i*a_rs + d*a_cs].
+/// The forward convolution, and (through a transposed 1x1 geometry) the pointwise backward-data.
+template <class T>
+void conv_as_gemm(const Conv2dParams& p, const T* src, const T* a, int64_t a_gs, int64_t a_rs, int64_t a_cs,
+                  int64_t M, T* out) {
+  using UK = MicroKernel<T>;
+  const int64_t G = p.groups, Cg = p.C / G, PQ = p.P() * p.Q(), D = Cg * p.R * p.S, Ncol = p.N * PQ;
+  const int64_t HW = p.H * p.W, Mpad = round_up(M, UK::mr), outC = G * M;
+  T* apre = scratch<T>(Scratch::SharedA, G * Mpad * D);
+  const int threads = kernel_threads();
+  const GemmTasks plan = plan_gemm_tasks(M, Ncol, G, threads, UK::mr, UK::nr);
+#pragma omp parallel num_threads(threads) if (threads > 1)
+  {
+    for (int64_t g = 0; g < G; ++g) prepack_a_shared(M, D, a + g * a_gs, a_rs, a_cs, apre + g * Mpad * D);
+    int64_t* coloff = scratch<int64_t>(Scratch::Columns, plan.col_chunk);
+#pragma omp for schedule(dynamic)
+    for (int64_t t = 0; t < G * plan.per_batch(); ++t) {
+      const int64_t g = t / plan.per_batch(), tb = t % plan.per_batch();
+      const int64_t j0 = (tb % plan.col_tasks) * plan.col_chunk, i0 = (tb / plan.col_tasks) * plan.row_chunk;
+      const int64_t nc = std::min(plan.col_chunk, Ncol - j0), mc = std::min(plan.row_chunk, M - i0);
+      if (nc <= 0 || mc <= 0) continue;
+      for (int64_t j = 0; j < nc; ++j) coloff[j] = ((j0 + j) / PQ) * outC * PQ + (j0 + j) % PQ;
+      const T* ag = apre + g * Mpad * D;
+      const T* xg = src + g * Cg * HW;
+      auto pack_a = [&](int64_t ii, int64_t, int64_t d0, int64_t kc) { return ag + d0 * Mpad + (i0 + ii) * kc; };
+      auto pack_b = [&](int64_t jj, int64_t ncc, int64_t d0, int64_t kc, T* dst) {
+        pack_b_im2col<UK::nr>(p, xg, j0 + jj, ncc, d0, kc, dst);
+      };
+      gemm_blocked<T>(mc, nc, D, pack_a, pack_b, CView<T>{out + (g * M + i0) * PQ, PQ, coloff}, false);
+    }
+  }
+}
+
+template <class T>
+void conv2d_forward_gemm(const Conv2dParams& p0, const T* x, const T* w, const T* b, T* y) {
+  const Conv2dParams p = flatten_pointwise(p0);
+  const int64_t Kg = p.K / p.groups, D = (p.C / p.groups) * p.R * p.S, PQ = p.P() * p.Q();
+  conv_as_gemm(p, x, w, Kg * D, D, 1, Kg, y);
+  if (!b) return;
+#pragma omp parallel for collapse(2) schedule(static) if (p.N * p.K * PQ > 32768)
+  for (int64_t n = 0; n < p.N; ++n)
+    for (int64_t k = 0; k < p.K; ++k) {
+      T* yk = y + (n * p.K + k) * PQ;
+      const T bk = b[k];
+      for (int64_t i = 0; i < PQ; ++i) yk[i] += bk;
+    }
+}
+
+/// Channel blocks of the backward-data tasks: whole groups unless there are too few (image, group)
+/// pairs for the threads; a block's dX_col rows start on a micro-tile row panel (multiple of MR).
+inline int64_t bwd_data_channel_block(int64_t N, int64_t G, int64_t Cg, int64_t RS, int threads, int64_t MR) {
+  const int64_t pairs = N * G;
+  if (pairs >= 2 * threads) return Cg;
+  int64_t unit = MR;
+  for (int64_t a = MR, b = RS; b;) {  // unit = MR / gcd(MR, RS) channels = lcm(MR, RS) rows
+    const int64_t t = a % b;
+    a = b;
+    b = t;
+    unit = MR / a;
+  }
+  const int64_t blocks = ceil_div(2 * threads, pairs);
+  return std::min(Cg, std::max<int64_t>(unit, round_up(ceil_div(Cg, blocks), unit)));
+}
+
+template <class T>
+void conv2d_backward_data_gemm(const Conv2dParams& p0, const T* dy, const T* w, T* dx) {
+  using UK = MicroKernel<T>;
+  const Conv2dParams p = flatten_pointwise(p0);
+  const int64_t G = p.groups, Cg = p.C / G, Kg = p.K / G, RS = p.R * p.S, D = Cg * RS;
+  const int64_t P = p.P(), Q = p.Q(), PQ = P * Q, HW = p.H * p.W;
+  if (p.R == 1 && p.S == 1 && p.H == 1 && p.stride_w == 1 && p.pad_w == 0 && p.pad_h == 0) {
+    // Pointwise: dX = W^T dY, a forward "convolution" of dY (K channels) with the transposed weights.
+    Conv2dParams t = p;
+    t.C = p.K;
+    t.K = p.C;
+    conv_as_gemm(t, dy, w, Kg * Cg, 1, Cg, Cg, dx);
+    return;
+  }
+  const int64_t Mpad = round_up(D, UK::mr);
+  T* apre = scratch<T>(Scratch::SharedA, G * Mpad * Kg);
+  const int threads = kernel_threads();
+  const int64_t cblock = bwd_data_channel_block(p.N, G, Cg, RS, threads, UK::mr);
+  const int64_t cblocks = ceil_div(Cg, cblock), NC = GemmBlocking::NC;
+  // dY seen as the input of a 1x1 convolution with K channels over 1 x PQ images: its X_col is dY_g.
+  Conv2dParams dyp;
+  dyp.N = p.N;
+  dyp.C = p.K;
+  dyp.H = 1;
+  dyp.W = PQ;
+  dyp.K = p.C;
+  dyp.groups = G;
+#pragma omp parallel num_threads(threads) if (threads > 1)
+  {
+    for (int64_t g = 0; g < G; ++g) prepack_a_shared(D, Kg, w + g * Kg * D, 1, D, apre + g * Mpad * Kg);
+#pragma omp for schedule(dynamic)
+    for (int64_t t = 0; t < p.N * G * cblocks; ++t) {
+      const int64_t n = t / (G * cblocks), g = (t / cblocks) % G, c0 = (t % cblocks) * cblock;
+      const int64_t c1 = std::min(Cg, c0 + cblock), rows = (c1 - c0) * RS;
+      T* dxg = dx + (n * p.C + g * Cg) * HW;
+      std::fill(dxg + c0 * HW, dxg + c1 * HW, T(0));
+      const T* ag = apre + g * Mpad * Kg;
+      const T* dyg = dy + g * Kg * PQ;
+      for (int64_t q0 = 0; q0 < PQ; q0 += NC) {
+        const int64_t nc = std::min(NC, PQ - q0);
+        T* dcol = scratch<T>(Scratch::Local, rows * nc);
+        auto pack_a = [&](int64_t ii, int64_t, int64_t d0, int64_t kc) {
+          return ag + d0 * Mpad + (c0 * RS + ii) * kc;
+        };
+        auto pack_b = [&](int64_t jj, int64_t ncc, int64_t d0, int64_t kc, T* dst) {
+          pack_b_im2col<UK::nr>(dyp, dyg, n * PQ + q0 + jj, ncc, d0, kc, dst);
+        };
+        gemm_blocked<T>(rows, nc, Kg, pack_a, pack_b, CView<T>{dcol, nc}, false);
+        col2im_add(p, dcol, nc, c0, c1, n, q0, nc, dxg);
+      }
+    }
+  }
+}
+
+template <class T>
+void conv2d_backward_weight_gemm(const Conv2dParams& p0, const T* x, const T* dy, T* dw, T* db) {
+  using UK = MicroKernel<T>;
+  constexpr int MR = UK::mr;
+  const Conv2dParams p = flatten_pointwise(p0);
+  const int64_t G = p.groups, Cg = p.C / G, Kg = p.K / G, D = Cg * p.R * p.S;
+  const int64_t PQ = p.P() * p.Q(), depth = p.N * PQ, HW = p.H * p.W, KC = GemmBlocking::KC;
+  const int threads = kernel_threads();
+  T** partials = scratch<T*>(Scratch::Partial, threads);
+#pragma omp parallel num_threads(threads) if (threads > 1)
+  {
+    int tid = 0, nt = 1;
+#ifdef _OPENMP
+    tid = omp_get_thread_num();
+    nt = omp_get_num_threads();
+#endif
+    // Each thread reduces over its own share of the pixels into a private dW, then the shares are summed.
+    T* part = scratch<T>(Scratch::Partial, p.K * D);
+    partials[tid] = part;
+    const int64_t lo = depth * tid / nt, hi = depth * (tid + 1) / nt;
+    if (lo == hi) std::fill(part, part + p.K * D, T(0));
+    T* apack = scratch<T>(Scratch::PackedA, round_up(std::min<int64_t>(Kg, GemmBlocking::MC), MR) * KC);
+    for (int64_t g = 0; g < G; ++g) {
+      const T* xg = x + g * Cg * HW;
+      for (int64_t j0 = lo; j0 < hi; j0 += KC) {
+        const int64_t kc = std::min(KC, hi - j0);
+        int64_t packed_i0 = -1;
+        auto pack_a = [&](int64_t i0, int64_t mc, int64_t, int64_t) -> const T* {
+          if (i0 == packed_i0) return apack;  // same rows as the previous column block: reuse
+          packed_i0 = i0;
+          // A = dY_g rows i0..i0+mc over pixels j0..j0+kc, written as MR-row panels [kc][MR].
+          for (int64_t ip = 0; ip < mc; ip += MR) {
+            T* panel = apack + ip * kc;
+            for (int64_t i = 0; i < MR; ++i) {
+              if (ip + i >= mc) {
+                for (int64_t k = 0; k < kc; ++k) panel[k * MR + i] = T(0);
+                continue;
+              }
+              const int64_t krow = g * Kg + i0 + ip + i;
+              int64_t n = j0 / PQ, pq = j0 % PQ;
+              for (int64_t k = 0; k < kc;) {
+                const int64_t len = std::min(kc - k, PQ - pq);
+                const T* src = dy + (n * p.K + krow) * PQ + pq;
+                for (int64_t t = 0; t < len; ++t) panel[(k + t) * MR + i] = src[t];
+                k += len;
+                pq = 0;
+                ++n;
+              }
+            }
+          }
+          return apack;
+        };
+        auto pack_b = [&](int64_t e0, int64_t nc, int64_t, int64_t kcc, T* dst) {
+          pack_b_im2col_t<UK::nr>(p, xg, j0, kcc, e0, nc, dst);
+        };
+        gemm_blocked<T>(Kg, D, kc, pack_a, pack_b, CView<T>{part + g * Kg * D, D}, j0 > lo);
+      }
+    }
+#pragma omp barrier
+#pragma omp for schedule(static)
+    for (int64_t e = 0; e < p.K * D; ++e) {
+      T s = partials[0][e];
+      for (int t = 1; t < nt; ++t) s += partials[t][e];
+      dw[e] = s;
+    }
+    if (db) {
+#pragma omp for schedule(static)
+      for (int64_t k = 0; k < p.K; ++k) {
+        double s = 0;  // up to N*P*Q terms: accumulate each image's sum in double
+        for (int64_t n = 0; n < p.N; ++n) {
+          const T* g = dy + (n * p.K + k) * PQ;
+          T a = T(0);
+          for (int64_t i = 0; i < PQ; ++i) a += g[i];
+          s += a;
+        }
+        db[k] = static_cast<T>(s);
+      }
+    }
+  }
+}
+
+TL_KERNELS_END

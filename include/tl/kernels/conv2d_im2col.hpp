@@ -1,0 +1,189 @@
+#pragma once
+// im2col fused into GEMM packing, and col2im, for NCHW convolution (see docs/performance.md).
+//
+// The GEMM view of a convolution (one group): rows d = (c, r, s) of the "column matrix" X_col, columns
+// j = (n, oh, ow) over all images, X_col[d, j] = x[n, c, oh*sh - ph + r*dh, ow*sw - pw + s*dw] (0 when
+// outside the image). X_col is never materialised: the packers below write the KC x NC block that the
+// micro-kernel needs straight from x, copying runs of consecutive ow with vector-friendly loops.
+#include <algorithm>
+#include <cstdint>
+
+#include "tl/kernels/conv2d_params.hpp"
+#include "tl/kernels/gemm_core.hpp"
+#include "tl/kernels/gemm_scratch.hpp"
+
+TL_KERNELS_BEGIN
+
+/// A 1x1, stride-1, unpadded convolution is a plain GEMM per image; viewing each image as 1 x (H*W)
+/// makes every run of columns span a whole image instead of one output row.
+inline Conv2dParams flatten_pointwise(Conv2dParams p) {
+  if (p.R == 1 && p.S == 1 && p.stride_h == 1 && p.stride_w == 1 && p.pad_h == 0 && p.pad_w == 0) {
+    p.W = p.H * p.W;
+    p.H = 1;
+    p.dil_h = p.dil_w = 1;
+  }
+  return p;
+}
+
+/// A run of GEMM columns with the same image n and output row oh, so consecutive ow.
+struct ColumnRun {
+  int64_t jj;   // first column, relative to the block
+  int64_t len;  // number of columns
+  int64_t n;    // image
+  int64_t ih0;  // oh*sh - ph
+  int64_t iw0;  // ow*sw - pw of the first column
+  int64_t pq;   // oh*Q + ow of the first column
+};
+
+/// Splits columns [j0, j0+nc) into runs; runs also break every `split` columns (panel boundaries).
+/// Returns the number of runs, written to a thread-local buffer.
+inline int64_t column_runs(const Conv2dParams& p, int64_t j0, int64_t nc, int64_t split, const ColumnRun** out) {
+  const int64_t P = p.P(), Q = p.Q(), PQ = P * Q;
+  ColumnRun* runs = scratch<ColumnRun>(Scratch::Local, nc);
+  int64_t count = 0;
+  for (int64_t j = j0; j < j0 + nc;) {
+    const int64_t n = j / PQ, pq = j % PQ, oh = pq / Q, ow = pq % Q;
+    const int64_t len = std::min({Q - ow, j0 + nc - j, split - (j - j0) % split});
+    runs[count++] = ColumnRun{j - j0, len, n, oh * p.stride_h - p.pad_h, ow * p.stride_w - p.pad_w, pq};
+    j += len;
+  }
+  *out = runs;
+  return count;
+}
+
+/// Range [lo, hi) of t in [0, len) with 0 <= iw + t*sw < W.
+inline void valid_range(int64_t iw, int64_t sw, int64_t W, int64_t len, int64_t& lo, int64_t& hi) {
+  lo = iw >= 0 ? 0 : ceil_div(-iw, sw);
+  hi = iw > W - 1 ? 0 : (W - 1 - iw) / sw + 1;
+  hi = std::min(hi, len);
+  lo = std::min(lo, hi);
+}
+
+/// Per-depth-row offsets for rows d0..d0+kc of X_col: channel offset, r*dh, s*dw.
+struct DepthTable {
+  const int64_t *coff, *roff, *soff;
+};
+inline DepthTable depth_table(const Conv2dParams& p, int64_t d0, int64_t kc) {
+  int64_t* t = scratch<int64_t>(Scratch::Local, 3 * kc);
+  const int64_t RS = p.R * p.S, HW = p.H * p.W;
+  for (int64_t k = 0; k < kc; ++k) {
+    const int64_t d = d0 + k, c = d / RS, r = (d % RS) / p.S, s = d % p.S;
+    t[k] = c * HW;
+    t[kc + k] = r * p.dil_h;
+    t[2 * kc + k] = s * p.dil_w;
+  }
+  return DepthTable{t, t + kc, t + 2 * kc};
+}
+
+/// Packs X_col[d0:d0+kc, j0:j0+nc] as NR-wide panels ([nc/NR][kc][NR], zero padded).
+/// x points at channel 0 of the group in image 0; images are p.C*H*W apart.
+template <int NR, class T>
+void pack_b_im2col(const Conv2dParams& p, const T* x, int64_t j0, int64_t nc, int64_t d0, int64_t kc, T* dst) {
+  const ColumnRun* runs;
+  const int64_t nruns = column_runs(p, j0, nc, NR, &runs);
+  const DepthTable tab = depth_table(p, d0, kc);
+  const int64_t H = p.H, W = p.W, sw = p.stride_w, CHW = p.C * H * W;
+  for (int64_t ri = 0; ri < nruns; ++ri) {
+    const ColumnRun run = runs[ri];
+    T* base = dst + (run.jj / NR) * NR * kc + run.jj % NR;
+    const T* xn = x + run.n * CHW;
+    for (int64_t k = 0; k < kc; ++k) {
+      T* d = base + k * NR;
+      const int64_t ih = run.ih0 + tab.roff[k];
+      if (ih < 0 || ih >= H) {
+        for (int64_t t = 0; t < run.len; ++t) d[t] = T(0);
+        continue;
+      }
+      const T* row = xn + tab.coff[k] + ih * W;
+      const int64_t iw = run.iw0 + tab.soff[k];
+      int64_t lo, hi;
+      valid_range(iw, sw, W, run.len, lo, hi);
+      for (int64_t t = 0; t < lo; ++t) d[t] = T(0);
+      if (sw == 1) {
+        const T* src = row + iw;
+        for (int64_t t = lo; t < hi; ++t) d[t] = src[t];
+      } else {
+        for (int64_t t = lo; t < hi; ++t) d[t] = row[iw + t * sw];
+      }
+      for (int64_t t = hi; t < run.len; ++t) d[t] = T(0);
+    }
+  }
+  if (const int64_t tail = nc % NR) {  // zero the padding columns of the last panel
+    T* panel = dst + (nc / NR) * NR * kc;
+    for (int64_t k = 0; k < kc; ++k)
+      for (int64_t t = tail; t < NR; ++t) panel[k * NR + t] = T(0);
+  }
+}
+
+/// Packs the transpose, X_col^T[j0:j0+kc, e0:e0+nc] (depth = pixels, columns = (c, r, s)), as
+/// NR-wide panels: the B operand of the weight gradient dW = dY * X_col^T.
+template <int NR, class T>
+void pack_b_im2col_t(const Conv2dParams& p, const T* x, int64_t j0, int64_t kc, int64_t e0, int64_t nc, T* dst) {
+  const int64_t P = p.P(), Q = p.Q(), PQ = P * Q, H = p.H, W = p.W, HW = H * W, CHW = p.C * HW;
+  const int64_t RS = p.R * p.S, rmax = (p.R - 1) * p.dil_h, smax = (p.S - 1) * p.dil_w;
+  int64_t eoff[NR], er[NR], es[NR];
+  for (int64_t ep = 0; ep < nc; ep += NR) {
+    const int64_t ne = std::min<int64_t>(NR, nc - ep);
+    for (int64_t t = 0; t < ne; ++t) {
+      const int64_t e = e0 + ep + t, c = e / RS, r = (e % RS) / p.S, s = e % p.S;
+      er[t] = r * p.dil_h;
+      es[t] = s * p.dil_w;
+      eoff[t] = c * HW + er[t] * W + es[t];
+    }
+    T* panel = dst + ep * kc;
+    int64_t n = j0 / PQ, pq = j0 % PQ;
+    for (int64_t k = 0; k < kc; ++k) {
+      const int64_t oh = pq / Q, ow = pq % Q;
+      const int64_t ih0 = oh * p.stride_h - p.pad_h, iw0 = ow * p.stride_w - p.pad_w;
+      const T* xb = x + n * CHW + ih0 * W + iw0;  // may point before the row: only read when valid
+      T* d = panel + k * NR;
+      if (ih0 >= 0 && ih0 + rmax < H && iw0 >= 0 && iw0 + smax < W) {
+        for (int64_t t = 0; t < ne; ++t) d[t] = xb[eoff[t]];
+      } else {
+        for (int64_t t = 0; t < ne; ++t) {
+          const int64_t ih = ih0 + er[t], iw = iw0 + es[t];
+          d[t] = (ih >= 0 && ih < H && iw >= 0 && iw < W) ? xb[eoff[t]] : T(0);
+        }
+      }
+      for (int64_t t = ne; t < NR; ++t) d[t] = T(0);
+      if (++pq == PQ) {
+        pq = 0;
+        ++n;
+      }
+    }
+  }
+}
+
+/// dx[n, c0+.., :, :] += col2im of dcol rows [c0*RS, c1*RS) (row stride ld), columns = pixels
+/// [q0, q0+nc) of image n. dx points at channel 0 of the group in image n.
+template <class T>
+void col2im_add(const Conv2dParams& p, const T* dcol, int64_t ld, int64_t c0, int64_t c1, int64_t n, int64_t q0,
+                int64_t nc, T* dx) {
+  const ColumnRun* runs;
+  const int64_t PQ = p.P() * p.Q();
+  const int64_t nruns = column_runs(p, n * PQ + q0, nc, nc, &runs);
+  const int64_t RS = p.R * p.S, H = p.H, W = p.W, sw = p.stride_w;
+  for (int64_t m = c0 * RS; m < c1 * RS; ++m) {
+    const int64_t c = m / RS, r = (m % RS) / p.S, s = m % p.S;
+    const T* src = dcol + (m - c0 * RS) * ld;
+    T* plane = dx + c * H * W;
+    for (int64_t ri = 0; ri < nruns; ++ri) {
+      const ColumnRun& run = runs[ri];
+      const int64_t ih = run.ih0 + r * p.dil_h;
+      if (ih < 0 || ih >= H) continue;
+      const int64_t iw = run.iw0 + s * p.dil_w;
+      int64_t lo, hi;
+      valid_range(iw, sw, W, run.len, lo, hi);
+      T* row = plane + ih * W;
+      const T* g = src + run.jj;
+      if (sw == 1) {
+        T* dr = row + iw;
+        for (int64_t t = lo; t < hi; ++t) dr[t] += g[t];
+      } else {
+        for (int64_t t = lo; t < hi; ++t) row[iw + t * sw] += g[t];
+      }
+    }
+  }
+}
+
+TL_KERNELS_END

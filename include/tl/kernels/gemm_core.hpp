@@ -1,0 +1,93 @@
+#pragma once
+// The blocked GEMM loop nest (one thread's share of the work), in the style of BLIS/GotoBLAS:
+//   for each depth block (KC):  for each column block (NC): pack B;  for each row block (MC): get packed A;
+//     for each NR column panel:  for each MR row panel:  micro-kernel on an MR x NR tile of C.
+// Packing is delegated to callables, so convolution can pack straight from the image (im2col fused
+// into packing) and a caller can hand in A packed once for all threads.
+#include <algorithm>
+#include <cstdint>
+
+#include "tl/kernels/gemm_config.hpp"
+#include "tl/kernels/gemm_scratch.hpp"
+#include "tl/kernels/gemm_ukernel.hpp"
+
+TL_KERNELS_BEGIN
+
+/// Where C lives: element (i, j) is at ptr[i * rs + col(j)], col(j) = coloff ? coloff[j] : j.
+/// The column map lets C be, e.g., the N x K x P x Q output of a convolution whose GEMM columns run
+/// over (image, pixel) pairs. coloff must be strictly increasing.
+template <class T>
+struct CView {
+  T* ptr;
+  int64_t rs;
+  const int64_t* coloff = nullptr;
+  int64_t col(int64_t j) const { return coloff ? coloff[j] : j; }
+};
+
+inline int64_t round_up(int64_t v, int64_t m) { return (v + m - 1) / m * m; }
+inline int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
+
+/// C[mc x nc] (+)= packed A (mc x kc) * packed B (kc x nc); c already points at the block's origin
+/// (c.coloff too). Full tiles whose columns are contiguous in memory are written in place; edge and
+/// scattered tiles go through a small local tile.
+template <class T>
+void gemm_macro_kernel(int64_t mc, int64_t nc, int64_t kc, const T* ap, const T* bp, const CView<T>& c,
+                       bool accumulate) {
+  using UK = MicroKernel<T>;
+  constexpr int MR = UK::mr, NR = UK::nr;
+  alignas(64) T tile[MR * NR];
+  for (int64_t jr = 0; jr < nc; jr += NR) {
+    const int64_t nr = std::min<int64_t>(NR, nc - jr);
+    const bool contiguous = nr == NR && (!c.coloff || c.coloff[jr + NR - 1] - c.coloff[jr] == NR - 1);
+    const T* bpanel = bp + jr * kc;
+    for (int64_t ir = 0; ir < mc; ir += MR) {
+      const int64_t mr = std::min<int64_t>(MR, mc - ir);
+      const T* apanel = ap + ir * kc;
+      if (contiguous && mr == MR) {
+        UK::run(kc, apanel, bpanel, c.ptr + ir * c.rs + c.col(jr), c.rs, accumulate);
+        continue;
+      }
+      UK::run(kc, apanel, bpanel, tile, NR, false);
+      for (int64_t i = 0; i < mr; ++i) {
+        T* row = c.ptr + (ir + i) * c.rs;
+        for (int64_t j = 0; j < nr; ++j) {
+          T& dst = row[c.col(jr + j)];
+          dst = accumulate ? dst + tile[i * NR + j] : tile[i * NR + j];
+        }
+      }
+    }
+  }
+}
+
+/// Single-threaded blocked GEMM: C[i, j] (+)= sum_d A[i, d] * B[d, j] for i < M, j < N, d < D.
+///   pack_a(i0, mc, d0, kc) -> const T*   A[i0:i0+mc, d0:d0+kc] packed (may return a pre-packed block)
+///   pack_b(j0, nc, d0, kc, T* dst)        packs B[d0:d0+kc, j0:j0+nc] into dst
+/// accumulate=false overwrites C.
+template <class T, class PackA, class PackB>
+void gemm_blocked(int64_t M, int64_t N, int64_t D, PackA&& pack_a, PackB&& pack_b, const CView<T>& c,
+                  bool accumulate) {
+  constexpr int64_t KC = GemmBlocking::KC, MC = GemmBlocking::MC, NC = GemmBlocking::NC;
+  if (D == 0) {
+    if (!accumulate)
+      for (int64_t i = 0; i < M; ++i)
+        for (int64_t j = 0; j < N; ++j) c.ptr[i * c.rs + c.col(j)] = T(0);
+    return;
+  }
+  T* bbuf = scratch<T>(Scratch::PackedB, KC * round_up(std::min(N, NC), MicroKernel<T>::nr));
+  for (int64_t d0 = 0; d0 < D; d0 += KC) {
+    const int64_t kc = std::min(KC, D - d0);
+    const bool acc = accumulate || d0 > 0;
+    for (int64_t j0 = 0; j0 < N; j0 += NC) {
+      const int64_t nc = std::min(NC, N - j0);
+      pack_b(j0, nc, d0, kc, bbuf);
+      for (int64_t i0 = 0; i0 < M; i0 += MC) {
+        const int64_t mc = std::min(MC, M - i0);
+        const T* ap = pack_a(i0, mc, d0, kc);
+        CView<T> cb{c.ptr + i0 * c.rs + (c.coloff ? 0 : j0), c.rs, c.coloff ? c.coloff + j0 : nullptr};
+        gemm_macro_kernel(mc, nc, kc, ap, bbuf, cb, acc);
+      }
+    }
+  }
+}
+
+TL_KERNELS_END

@@ -1,0 +1,48 @@
+#pragma once
+// Thread-local scratch buffers for packing: each (thread, slot) keeps one 64-byte aligned buffer
+// that only grows, so a steady-state training loop does no allocation inside the kernels.
+#include <cstddef>
+#include <cstdint>
+#include <cstdlib>
+#include <new>
+
+#include "tl/kernels/gemm_config.hpp"
+
+TL_KERNELS_BEGIN
+
+/// Scratch slots; a kernel uses distinct slots for buffers that are alive at the same time.
+enum class Scratch : int { PackedA = 0, PackedB, SharedA, Local, Columns, Partial, Count };
+
+namespace detail {
+struct ScratchBuffer {
+  void* ptr = nullptr;
+  std::size_t bytes = 0;
+  ScratchBuffer() = default;
+  ScratchBuffer(const ScratchBuffer&) = delete;
+  ScratchBuffer& operator=(const ScratchBuffer&) = delete;
+  ~ScratchBuffer() { std::free(ptr); }
+  void* get(std::size_t want) {
+    if (want > bytes) {
+      std::free(ptr);
+      // Grow by 1.5x so a slowly increasing sequence of sizes does not reallocate every call.
+      std::size_t n = ((want + want / 2) + 63) / 64 * 64;
+      ptr = std::aligned_alloc(64, n);
+      if (!ptr) {
+        bytes = 0;
+        throw std::bad_alloc();
+      }
+      bytes = n;
+    }
+    return ptr;
+  }
+};
+}  // namespace detail
+
+/// A buffer of at least n elements of T for this thread and slot (contents unspecified).
+template <class T>
+T* scratch(Scratch slot, int64_t n) {
+  thread_local detail::ScratchBuffer buffers[static_cast<int>(Scratch::Count)];
+  return static_cast<T*>(buffers[static_cast<int>(slot)].get(static_cast<std::size_t>(n > 0 ? n : 1) * sizeof(T)));
+}
+
+TL_KERNELS_END

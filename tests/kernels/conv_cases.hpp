@@ -1,0 +1,107 @@
+#pragma once
+// The convolution test cases, included by several translation units that each compile the kernels
+// with a different instruction set (native, forced-generic, AVX2): each defines TL_TEST_ISA (a
+// string label) first. Every fast pass is compared with the reference kernel on the same inputs.
+#include <doctest/doctest.h>
+
+#include <string>
+#include <vector>
+
+#include "kernel_check.hpp"
+#include "tl/kernels/conv2d.hpp"
+#include "tl/kernels/conv2d_ref.hpp"
+
+namespace {
+
+using tl::kernels::Conv2dParams;
+
+/// Runs all three passes fast and reference on random data; returns false (with CHECKs failed) on a mismatch.
+template <class T>
+void check_conv(const Conv2dParams& p, std::mt19937& rng, double tol, bool with_bias = true) {
+  const int64_t Cg = p.C / p.groups;
+  const int64_t xs = p.N * p.C * p.H * p.W, ws = p.K * Cg * p.R * p.S, ys = p.N * p.K * p.P() * p.Q();
+  auto x = random_vector<T>(rng, xs), w = random_vector<T>(rng, ws), b = random_vector<T>(rng, p.K);
+  auto dy = random_vector<T>(rng, ys);
+  const T* bp = with_bias ? b.data() : nullptr;
+  INFO(describe(p));
+
+  std::vector<T> y(ys, T(7)), y_ref(ys);
+  tl::kernels::conv2d_forward(p, x.data(), w.data(), bp, y.data());
+  tl::kernels::conv2d_forward_ref(p, x.data(), w.data(), bp, y_ref.data());
+  CHECK_MESSAGE(max_rel_error(y, y_ref) <= tol, "forward");
+
+  std::vector<T> dx(xs, T(7)), dx_ref(xs);
+  tl::kernels::conv2d_backward_data(p, dy.data(), w.data(), dx.data());
+  tl::kernels::conv2d_backward_data_ref(p, dy.data(), w.data(), dx_ref.data());
+  CHECK_MESSAGE(max_rel_error(dx, dx_ref) <= tol, "backward data");
+
+  std::vector<T> dw(ws, T(7)), dw_ref(ws), db(p.K, T(7)), db_ref(p.K);
+  tl::kernels::conv2d_backward_weight(p, x.data(), dy.data(), dw.data(), with_bias ? db.data() : nullptr);
+  tl::kernels::conv2d_backward_weight_ref(p, x.data(), dy.data(), dw_ref.data(), with_bias ? db_ref.data() : nullptr);
+  CHECK_MESSAGE(max_rel_error(dw, dw_ref) <= tol, "backward weight");
+  if (with_bias) CHECK_MESSAGE(max_rel_error(db, db_ref) <= tol, "backward bias");
+}
+
+Conv2dParams conv(int64_t N, int64_t C, int64_t H, int64_t W, int64_t K, int64_t R, int64_t S, int64_t stride,
+                  int64_t pad, int64_t groups = 1, int64_t dil = 1) {
+  Conv2dParams p;
+  p.N = N, p.C = C, p.H = H, p.W = W, p.K = K, p.R = R, p.S = S;
+  p.stride_h = p.stride_w = stride;
+  p.pad_h = p.pad_w = pad;
+  p.dil_h = p.dil_w = dil;
+  p.groups = groups;
+  return p;
+}
+
+}  // namespace
+
+TEST_CASE(TL_TEST_ISA " conv2d fast kernels match the reference on random geometries (float)") {
+  std::mt19937 rng(1234);
+  for (int i = 0; i < 150; ++i) check_conv<float>(random_conv(rng), rng, 1e-4, i % 3 != 0);
+}
+
+TEST_CASE(TL_TEST_ISA " conv2d fast kernels match the reference on random geometries (double)") {
+  std::mt19937 rng(99);
+  for (int i = 0; i < 60; ++i) check_conv<double>(random_conv(rng), rng, 1e-12);
+}
+
+TEST_CASE(TL_TEST_ISA " conv2d fast kernels on ResNet-like and blocking-edge shapes") {
+  std::mt19937 rng(7);
+  check_conv<float>(conv(2, 3, 23, 21, 8, 7, 7, 2, 3), rng, 1e-4);     // stem, C=3, odd sizes
+  check_conv<float>(conv(2, 40, 9, 11, 37, 3, 3, 1, 1), rng, 1e-4);    // depth 360 > KC, K not multiple of MR
+  check_conv<float>(conv(3, 20, 10, 10, 30, 3, 3, 2, 1), rng, 1e-4);   // stride 2
+  check_conv<float>(conv(2, 33, 9, 9, 19, 1, 1, 1, 0), rng, 1e-4);     // pointwise
+  check_conv<float>(conv(2, 16, 9, 9, 24, 1, 1, 2, 0), rng, 1e-4);     // pointwise stride 2 (downsample)
+  check_conv<float>(conv(1, 300, 3, 3, 5, 1, 1, 1, 0), rng, 1e-4);     // depth 300 > KC on the pointwise path
+  check_conv<float>(conv(1, 3, 5, 5, 600, 1, 1, 1, 0), rng, 1e-4);     // K > MC rows
+  check_conv<float>(conv(1, 2, 30, 30, 3, 3, 3, 1, 1), rng, 1e-4);     // 900 columns > NC in one image
+  check_conv<float>(conv(1, 24, 8, 8, 16, 3, 3, 1, 1), rng, 1e-4);     // N=1: backward data in channel blocks
+  check_conv<float>(conv(1, 36, 6, 6, 16, 5, 5, 1, 2), rng, 1e-4);     // channel blocks with R*S=25
+  check_conv<float>(conv(2, 32, 8, 8, 64, 3, 3, 1, 1, 8), rng, 1e-4);  // grouped (ResNeXt-like)
+  check_conv<float>(conv(2, 12, 9, 9, 12, 3, 3, 1, 1, 12), rng, 1e-4); // depthwise
+  check_conv<float>(conv(2, 6, 9, 9, 12, 3, 3, 2, 1, 6), rng, 1e-4);   // depthwise, multiplier 2, stride 2
+  check_conv<float>(conv(2, 8, 12, 12, 8, 3, 3, 1, 2, 1, 2), rng, 1e-4);  // dilation 2
+  check_conv<float>(conv(2, 8, 12, 12, 8, 3, 3, 1, 2, 8, 2), rng, 1e-4);  // depthwise dilated
+}
+
+TEST_CASE(TL_TEST_ISA " conv2d fast kernels on edge cases") {
+  std::mt19937 rng(11);
+  check_conv<float>(conv(1, 1, 1, 1, 1, 1, 1, 1, 0), rng, 1e-5);   // everything 1
+  check_conv<float>(conv(3, 5, 1, 1, 4, 1, 1, 1, 0), rng, 1e-5);   // 1x1 images
+  check_conv<float>(conv(2, 5, 1, 1, 4, 3, 3, 1, 1), rng, 1e-5);   // 1x1 image, 3x3 kernel, padding
+  check_conv<float>(conv(2, 1, 7, 7, 1, 3, 3, 1, 1), rng, 1e-5);   // C=1, K=1
+  check_conv<float>(conv(2, 1, 7, 6, 9, 3, 3, 1, 0), rng, 1e-5);   // C=1 (MNIST-like first layer)
+  check_conv<float>(conv(1, 4, 5, 5, 1, 5, 5, 1, 0), rng, 1e-5);   // kernel as large as the image, K=1
+  check_conv<float>(conv(2, 3, 4, 4, 2, 1, 1, 3, 2), rng, 1e-5);   // padding wider than the stride step
+}
+
+TEST_CASE(TL_TEST_ISA " conv2d fast kernels give the same result when called again (scratch reuse)") {
+  std::mt19937 rng(5);
+  const Conv2dParams big = conv(2, 20, 12, 12, 24, 3, 3, 1, 1), small = conv(1, 3, 5, 5, 4, 3, 3, 1, 1);
+  auto x = random_vector<float>(rng, 2 * 20 * 144), w = random_vector<float>(rng, 24 * 20 * 9);
+  std::vector<float> y1(2 * 24 * 144), y2(2 * 24 * 144), ys(4 * 25);
+  tl::kernels::conv2d_forward(big, x.data(), w.data(), static_cast<const float*>(nullptr), y1.data());
+  tl::kernels::conv2d_forward(small, x.data(), w.data(), static_cast<const float*>(nullptr), ys.data());
+  tl::kernels::conv2d_forward(big, x.data(), w.data(), static_cast<const float*>(nullptr), y2.data());
+  CHECK(y1 == y2);
+}

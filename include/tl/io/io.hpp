@@ -4,3 +4,7 @@
 #include "tl/io/json.hpp"
 #include "tl/io/raw_weights.hpp"
 #include "tl/io/safetensors.hpp"
+#include "tl/io/zip.hpp"
+#include "tl/io/pickle.hpp"
+#include "tl/io/pth.hpp"
+#include "tl/io/load.hpp"

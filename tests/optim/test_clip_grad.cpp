@@ -1,0 +1,68 @@
+// clip_grad_norm_ / clip_grad_value_ vs PyTorch.
+#include <doctest/doctest.h>
+
+#include <cmath>
+#include <limits>
+
+#include "support/ref_file.hpp"
+
+using tl::Tensor;
+
+namespace {
+Tensor<double> R(const std::string& k) {
+  static auto r = tl::test::read_ref(tl::test::data_path("optim_ref.bin"));
+  auto it = r.find(k);
+  TL_CHECK(it != r.end(), "optim_ref.bin has no '", k, "'");
+  return it->second;
+}
+std::vector<Tensor<double>> params_with_grads() {
+  std::vector<Tensor<double>> ps;
+  for (int j = 0; j < 2; ++j) {
+    auto g = R("clip.grad.p" + std::to_string(j));
+    auto p = tl::zeros_like(g).requires_grad_();
+    p.set_grad(g.clone());
+    ps.push_back(p);
+  }
+  return ps;
+}
+}  // namespace
+
+TEST_CASE("clip_grad_norm_ matches PyTorch") {
+  const double inf = std::numeric_limits<double>::infinity();
+  struct Case {
+    const char* name;
+    double max_norm, norm_type;
+  };
+  for (Case c : {Case{"l2", 1.0, 2.0}, Case{"l1", 2.0, 1.0}, Case{"l3", 0.5, 3.0}, Case{"inf", 0.7, inf},
+                 Case{"none", 1e3, 2.0}}) {
+    CAPTURE(c.name);
+    auto ps = params_with_grads();
+    auto noGrad = tl::zeros<double>({2}).requires_grad_();  // ignored
+    ps.push_back(noGrad);
+    double total = tl::optim::clip_grad_norm_(ps, c.max_norm, c.norm_type);
+    CHECK(total == doctest::Approx(R(std::string("clip.") + c.name + ".total").item()).epsilon(1e-12));
+    for (int j = 0; j < 2; ++j)
+      CHECK(tl::test::max_abs_diff(ps[size_t(j)].grad(), R(std::string("clip.") + c.name + ".p" + std::to_string(j))) < 1e-12);
+    CHECK_FALSE(noGrad.grad().defined());
+  }
+}
+
+TEST_CASE("clip_grad_norm_ edge cases") {
+  auto p = tl::zeros<float>({3}).requires_grad_();
+  CHECK(tl::optim::clip_grad_norm_<float>({p}, 1.0) == 0.0);  // no gradients
+  p.set_grad(Tensor<float>({3, 4, 0}, {3}));
+  CHECK(tl::optim::clip_grad_norm_<float>({p}, 1.0) == doctest::Approx(5.0));
+  CHECK(p.grad().at({0}) == doctest::Approx(0.6).epsilon(1e-5));
+  CHECK_THROWS_WITH_AS(tl::optim::clip_grad_norm_<float>({p}, 1.0, -1.0), doctest::Contains("norm_type"), tl::Error);
+  p.set_grad(Tensor<float>({std::numeric_limits<float>::quiet_NaN(), 1, 1}, {3}));
+  CHECK_THROWS_WITH_AS(tl::optim::clip_grad_norm_<float>({p}, 1.0, 2.0, true), doctest::Contains("non-finite"),
+                       tl::Error);
+}
+
+TEST_CASE("clip_grad_value_ matches PyTorch") {
+  auto ps = params_with_grads();
+  tl::optim::clip_grad_value_(ps, 0.8);
+  for (int j = 0; j < 2; ++j)
+    CHECK(tl::test::max_abs_diff(ps[size_t(j)].grad(), R("clip.value.p" + std::to_string(j))) == 0.0);
+  CHECK_THROWS_AS(tl::optim::clip_grad_value_(ps, -1.0), tl::Error);
+}

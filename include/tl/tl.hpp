@@ -16,3 +16,4 @@
 #include "tl/core/state_dict.hpp"
 #include "tl/nn/nn.hpp"
 #include "tl/io/io.hpp"
+#include "tl/optim/optim.hpp"

@@ -135,70 +135,99 @@ void conv2d_backward_data_gemm(const Conv2dParams& p0, const T* dy, const T* w, 
   }
 }
 
+/// Packs rows [i0, i0+mc) of dY_g (K x pixels) over pixels [j0, j0+kc) as MR-row panels [kc][MR]:
+/// the A operand of the weight gradient. dyg points at channel 0 of the group in image 0.
+template <int MR, class T>
+void pack_a_dy(const T* dyg, int64_t K, int64_t PQ, int64_t i0, int64_t mc, int64_t j0, int64_t kc, T* dst) {
+  for (int64_t ip = 0; ip < mc; ip += MR) {
+    T* panel = dst + ip * kc;
+    for (int64_t i = 0; i < MR; ++i) {
+      if (ip + i >= mc) {
+        for (int64_t k = 0; k < kc; ++k) panel[k * MR + i] = T(0);
+        continue;
+      }
+      int64_t n = j0 / PQ, pq = j0 % PQ;
+      for (int64_t k = 0; k < kc;) {  // runs of pixels inside one image are contiguous in dY
+        const int64_t len = std::min(kc - k, PQ - pq);
+        const T* src = dyg + (n * K + i0 + ip + i) * PQ + pq;
+        for (int64_t t = 0; t < len; ++t) panel[(k + t) * MR + i] = src[t];
+        k += len;
+        pq = 0;
+        ++n;
+      }
+    }
+  }
+}
+
+/// dW_g[i0:i0+mc, e0:e0+nc] (+)= dY_g[i0:i0+mc, pixels lo:hi] * X_col_g^T[pixels lo:hi, e0:e0+nc]
+/// (row stride of dw: the full CgRS), one thread.
+template <class T>
+void conv_weight_grad_block(const Conv2dParams& p, const T* xg, const T* dyg, int64_t i0, int64_t mc, int64_t e0,
+                            int64_t nc, int64_t lo, int64_t hi, T* dw, bool accumulate) {
+  using UK = MicroKernel<T>;
+  const int64_t D = (p.C / p.groups) * p.R * p.S, PQ = p.P() * p.Q(), KC = GemmBlocking::KC;
+  T* apack = scratch<T>(Scratch::PackedA, round_up(std::min(mc, GemmBlocking::MC), UK::mr) * KC);
+  for (int64_t j0 = lo; j0 < hi; j0 += KC) {
+    const int64_t kc = std::min(KC, hi - j0);
+    int64_t packed_i0 = -1;
+    auto pack_a = [&](int64_t ii, int64_t mcc, int64_t, int64_t) -> const T* {
+      if (ii != packed_i0) pack_a_dy<UK::mr>(dyg, p.K, PQ, i0 + ii, mcc, j0, kc, apack);  // else reuse
+      packed_i0 = ii;
+      return apack;
+    };
+    auto pack_b = [&](int64_t ee, int64_t ncc, int64_t, int64_t kcc, T* dst) {
+      pack_b_im2col_t<UK::nr>(p, xg, j0, kcc, e0 + ee, ncc, dst);
+    };
+    gemm_blocked<T>(mc, nc, kc, pack_a, pack_b, CView<T>{dw + i0 * D + e0, D}, accumulate || j0 > lo);
+  }
+  if (lo == hi && !accumulate)
+    for (int64_t i = 0; i < mc; ++i) std::fill(dw + (i0 + i) * D + e0, dw + (i0 + i) * D + e0 + nc, T(0));
+}
+
 template <class T>
 void conv2d_backward_weight_gemm(const Conv2dParams& p0, const T* x, const T* dy, T* dw, T* db) {
   using UK = MicroKernel<T>;
-  constexpr int MR = UK::mr;
   const Conv2dParams p = flatten_pointwise(p0);
   const int64_t G = p.groups, Cg = p.C / G, Kg = p.K / G, D = Cg * p.R * p.S;
-  const int64_t PQ = p.P() * p.Q(), depth = p.N * PQ, HW = p.H * p.W, KC = GemmBlocking::KC;
+  const int64_t PQ = p.P() * p.Q(), depth = p.N * PQ, HW = p.H * p.W;
   const int threads = kernel_threads();
+  // Usually each thread sums over its share of the pixels into a private dW and the copies are added
+  // (cost ~threads*K*D, small next to K*D*pixels). With few pixels per thread (7x7 layers) the
+  // private copies would dominate: then split dW itself, if it has enough column panels to share.
+  const bool split_output =
+      threads == 1 || (depth < threads * GemmBlocking::KC && ceil_div(D, UK::nr) * G >= 4 * threads);
+  const GemmTasks plan = plan_gemm_tasks(Kg, D, G, threads, UK::mr, UK::nr);
   T** partials = scratch<T*>(Scratch::Partial, threads);
 #pragma omp parallel num_threads(threads) if (threads > 1)
   {
-    int tid = 0, nt = 1;
-#ifdef _OPENMP
-    tid = omp_get_thread_num();
-    nt = omp_get_num_threads();
-#endif
-    // Each thread reduces over its own share of the pixels into a private dW, then the shares are summed.
-    T* part = scratch<T>(Scratch::Partial, p.K * D);
-    partials[tid] = part;
-    const int64_t lo = depth * tid / nt, hi = depth * (tid + 1) / nt;
-    if (lo == hi) std::fill(part, part + p.K * D, T(0));
-    T* apack = scratch<T>(Scratch::PackedA, round_up(std::min<int64_t>(Kg, GemmBlocking::MC), MR) * KC);
-    for (int64_t g = 0; g < G; ++g) {
-      const T* xg = x + g * Cg * HW;
-      for (int64_t j0 = lo; j0 < hi; j0 += KC) {
-        const int64_t kc = std::min(KC, hi - j0);
-        int64_t packed_i0 = -1;
-        auto pack_a = [&](int64_t i0, int64_t mc, int64_t, int64_t) -> const T* {
-          if (i0 == packed_i0) return apack;  // same rows as the previous column block: reuse
-          packed_i0 = i0;
-          // A = dY_g rows i0..i0+mc over pixels j0..j0+kc, written as MR-row panels [kc][MR].
-          for (int64_t ip = 0; ip < mc; ip += MR) {
-            T* panel = apack + ip * kc;
-            for (int64_t i = 0; i < MR; ++i) {
-              if (ip + i >= mc) {
-                for (int64_t k = 0; k < kc; ++k) panel[k * MR + i] = T(0);
-                continue;
-              }
-              const int64_t krow = g * Kg + i0 + ip + i;
-              int64_t n = j0 / PQ, pq = j0 % PQ;
-              for (int64_t k = 0; k < kc;) {
-                const int64_t len = std::min(kc - k, PQ - pq);
-                const T* src = dy + (n * p.K + krow) * PQ + pq;
-                for (int64_t t = 0; t < len; ++t) panel[(k + t) * MR + i] = src[t];
-                k += len;
-                pq = 0;
-                ++n;
-              }
-            }
-          }
-          return apack;
-        };
-        auto pack_b = [&](int64_t e0, int64_t nc, int64_t, int64_t kcc, T* dst) {
-          pack_b_im2col_t<UK::nr>(p, xg, j0, kcc, e0, nc, dst);
-        };
-        gemm_blocked<T>(Kg, D, kc, pack_a, pack_b, CView<T>{part + g * Kg * D, D}, j0 > lo);
+    if (split_output) {
+#pragma omp for schedule(dynamic)
+      for (int64_t t = 0; t < G * plan.per_batch(); ++t) {
+        const int64_t g = t / plan.per_batch(), tb = t % plan.per_batch();
+        const int64_t e0 = (tb % plan.col_tasks) * plan.col_chunk, i0 = (tb / plan.col_tasks) * plan.row_chunk;
+        const int64_t nc = std::min(plan.col_chunk, D - e0), mc = std::min(plan.row_chunk, Kg - i0);
+        if (nc <= 0 || mc <= 0) continue;
+        conv_weight_grad_block(p, x + g * Cg * HW, dy + g * Kg * PQ, i0, mc, e0, nc, 0, depth, dw + g * Kg * D, false);
       }
-    }
+    } else {
+      int tid = 0, nt = 1;
+#ifdef _OPENMP
+      tid = omp_get_thread_num();
+      nt = omp_get_num_threads();
+#endif
+      // Thread 0 sums its share of the pixels straight into dw, the others into private copies.
+      T* part = tid == 0 ? dw : scratch<T>(Scratch::Partial, p.K * D);
+      partials[tid] = part;
+      const int64_t lo = depth * tid / nt, hi = depth * (tid + 1) / nt;
+      for (int64_t g = 0; g < G; ++g)
+        conv_weight_grad_block(p, x + g * Cg * HW, dy + g * Kg * PQ, 0, Kg, 0, D, lo, hi, part + g * Kg * D, false);
 #pragma omp barrier
 #pragma omp for schedule(static)
-    for (int64_t e = 0; e < p.K * D; ++e) {
-      T s = partials[0][e];
-      for (int t = 1; t < nt; ++t) s += partials[t][e];
-      dw[e] = s;
+      for (int64_t e = 0; e < p.K * D; ++e) {
+        T s = dw[e];
+        for (int t = 1; t < nt; ++t) s += partials[t][e];
+        dw[e] = s;
+      }
     }
     if (db) {
 #pragma omp for schedule(static)

@@ -79,6 +79,18 @@ inline DepthTable depth_table(const Conv2dParams& p, int64_t d0, int64_t kc) {
 /// x points at channel 0 of the group in image 0; images are p.C*H*W apart.
 template <int NR, class T>
 void pack_b_im2col(const Conv2dParams& p, const T* x, int64_t j0, int64_t nc, int64_t d0, int64_t kc, T* dst) {
+  const int64_t PQ = p.P() * p.Q();
+  if (p.H == 1 && p.R == 1 && p.S == 1 && p.stride_w == 1 && p.pad_w == 0 && p.pad_h == 0 && nc % NR == 0 &&
+      j0 / PQ == (j0 + nc - 1) / PQ) {
+    // Pointwise (flattened) and inside one image: X_col is x itself, copy whole NR-wide rows.
+    const T* src = x + (j0 / PQ) * p.C * PQ + j0 % PQ + d0 * PQ;
+    for (int64_t jp = 0; jp < nc; jp += NR) {
+      T* panel = dst + jp * kc;
+      for (int64_t k = 0; k < kc; ++k)
+        for (int t = 0; t < NR; ++t) panel[k * NR + t] = src[k * PQ + jp + t];
+    }
+    return;
+  }
   const ColumnRun* runs;
   const int64_t nruns = column_runs(p, j0, nc, NR, &runs);
   const DepthTable tab = depth_table(p, d0, kc);

@@ -2,7 +2,7 @@
 // Compile-time choice of the instruction set the fast kernels use, and the inline namespace that
 // keeps each choice's definitions apart.
 //
-//   __AVX512F__                  -> isa_avx512 (16-float vectors, 12x32 micro-tile)
+//   __AVX512F__                  -> isa_avx512 (16-float vectors, 8x32 micro-tile)
 //   __AVX2__ && __FMA__          -> isa_avx2   (8-float vectors, 6x16 micro-tile)
 //   otherwise / TL_KERNELS_GENERIC -> isa_generic (plain C++ loops the compiler may vectorise)
 //

@@ -94,6 +94,10 @@ sched("one_cycle_3phase", adam,
       lambda o: L.OneCycleLR(o, max_lr=0.4, total_steps=40, pct_start=0.25, anneal_strategy="linear",
                              three_phase=True, div_factor=10.0, final_div_factor=100.0),
       momentum=lambda g: g["betas"][0])
+sched("sequential_lr", sgd,
+      lambda o: L.SequentialLR(o, [L.LinearLR(o, start_factor=0.1, total_iters=5),
+                                   L.CosineAnnealingLR(o, T_max=20, eta_min=0.002), L.StepLR(o, 4, 0.5)],
+                               milestones=[6, 22]))
 
 # ---- clip_grad_norm_ / clip_grad_value_ ----
 cg = [torch.randn(4, 3) * 2, torch.randn(6)]

@@ -111,6 +111,8 @@ TEST_CASE("the documented contract: parameters of a module, designated options")
   for (auto& p : conv->parameters()) p.set_grad(tl::ones_like(p));
   opt.step();
   CHECK(tl::test::max_abs_diff(conv->parameters()[0], before) == doctest::Approx(0.1).epsilon(1e-6));
+  opt.zero_grad(false);  // PyTorch's set_to_none=False: zeros in place
+  for (auto& p : conv->parameters()) CHECK(tl::test::max_abs_diff(p.grad(), tl::zeros_like(p)) == 0.0);
   opt.zero_grad();
   for (auto& p : conv->parameters()) CHECK_FALSE(p.grad().defined());
   opt.step();  // no gradients: nothing changes

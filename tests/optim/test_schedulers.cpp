@@ -82,6 +82,15 @@ TEST_CASE("schedulers match PyTorch's lr sequences") {
   {
     Setup p;
     auto opt = sgd(p);
+    SequentialLR s(*opt,
+                   {std::make_shared<LinearLR>(*opt, 0.1, 1.0, 5), std::make_shared<CosineAnnealingLR>(*opt, 20, 0.002),
+                    std::make_shared<StepLR>(*opt, 4, 0.5)},
+                   {6, 22});
+    check_sequence("sequential_lr", *opt, s);
+  }
+  {
+    Setup p;
+    auto opt = sgd(p);
     OneCycleLR s(*opt, std::vector<double>{1.0, 0.5}, 30);
     check_sequence("one_cycle", *opt, s, true);
     CHECK_THROWS_WITH_AS(s.step(), doctest::Contains("total steps is 30"), tl::Error);
@@ -156,4 +165,33 @@ TEST_CASE("scheduler argument errors") {
   CHECK_THROWS_WITH_AS(OneCycleLR(*opt, std::vector<double>{0.1}, 10), doctest::Contains("max_lr"), tl::Error);
   CHECK_THROWS_WITH_AS(LambdaLR(*opt, std::vector<LambdaLR::Fn>{[](int64_t) { return 1.0; }}),
                        doctest::Contains("lr_lambdas"), tl::Error);
+  auto s1 = std::make_shared<StepLR>(*opt, 3);
+  CHECK_THROWS_WITH_AS(SequentialLR(*opt, {s1}, {2}), doctest::Contains("milestones"), tl::Error);
+  Setup q;
+  auto other = sgd(q);
+  auto s2 = std::make_shared<StepLR>(*other, 3);
+  CHECK_THROWS_WITH_AS(SequentialLR(*opt, {s1, s2}, {2}), doctest::Contains("another optimizer"), tl::Error);
+}
+
+TEST_CASE("SequentialLR state_dict nests its schedulers and resumes") {
+  auto make = [](OptimizerBase& o) {
+    return std::make_unique<SequentialLR>(
+        o, std::vector<std::shared_ptr<LRScheduler>>{std::make_shared<LinearLR>(o, 0.1, 1.0, 3),
+                                                     std::make_shared<CosineAnnealingLR>(o, 10)},
+        std::vector<int64_t>{4});
+  };
+  Setup p1, p2;
+  auto o1 = sgd(p1), o2 = sgd(p2);
+  auto s1 = make(*o1);
+  for (int k = 0; k < 6; ++k) o1->step(), s1->step();
+  auto sd = s1->state_dict();
+  CHECK(sd.contains("schedulers.1.last_epoch"));
+  CHECK(sd.at("schedulers.1.last_epoch").item() == 2.0);
+  auto s2 = make(*o2);
+  o2->load_state_dict(o1->state_dict());
+  s2->load_state_dict(sd);
+  for (int k = 0; k < 8; ++k) {
+    o1->step(), s1->step(), o2->step(), s2->step();
+    CHECK(s1->get_last_lr() == s2->get_last_lr());
+  }
 }

@@ -32,6 +32,13 @@ class CosineAnnealingLR : public LRScheduler {
     return lrs;
   }
 
+  std::vector<double> closed_form_lr() override {
+    std::vector<double> lrs;
+    for (double b : base_lrs_)
+      lrs.push_back(eta_min_ + (b - eta_min_) * (1 + std::cos(std::numbers::pi * double(last_epoch_) / double(T_max_))) / 2);
+    return lrs;
+  }
+
  private:
   int64_t T_max_;
   double eta_min_;

@@ -1,6 +1,8 @@
 #pragma once
 // LinearLR: scales the lr by a factor going linearly from start_factor to end_factor over
 // total_iters epochs (a linear warm-up with the defaults), then keeps it.
+#include <algorithm>
+
 #include "tl/optim/lr_scheduler.hpp"
 
 namespace tl::optim {
@@ -27,6 +29,13 @@ class LinearLR : public LRScheduler {
     const double f =
         1.0 + (end_ - start_) / (double(total_) * start_ + double(last_epoch_ - 1) * (end_ - start_));
     for (auto& lr : lrs) lr *= f;
+    return lrs;
+  }
+
+  std::vector<double> closed_form_lr() override {
+    std::vector<double> lrs;
+    const double f = start_ + (end_ - start_) * double(std::min(total_, last_epoch_)) / double(total_);
+    for (double b : base_lrs_) lrs.push_back(b * f);
     return lrs;
   }
 

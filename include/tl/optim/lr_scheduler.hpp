@@ -4,10 +4,14 @@
 // performs the initial step (last_epoch becomes 0), as PyTorch does. Call step() once per epoch
 // (or per batch for OneCycleLR), after optimizer.step().
 //
-// state_dict() keys: last_epoch, step_count (0-d, integer), base_lrs, last_lr (1-d per group).
+// state_dict() keys: last_epoch, step_count (0-d, integer), base_lrs, last_lr (1-d per group);
+// SequentialLR adds schedulers.<i>.<key> for each of its schedulers.
 // The chainable (recursive) formulas are used, like PyTorch's step(), so a schedule continues
 // from the optimizer's current lr after a user changes it.
+#include <cmath>
 #include <cstdint>
+#include <functional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -18,6 +22,8 @@
 namespace tl::optim {
 
 class LRScheduler {
+  friend class SequentialLR;
+
  public:
   virtual ~LRScheduler() = default;
   LRScheduler(const LRScheduler&) = delete;
@@ -26,12 +32,16 @@ class LRScheduler {
   virtual std::string name() const = 0;
 
   /// Advances one epoch and sets every group's lr.
-  void step() {
+  virtual void step() {
     ++step_count_;
     ++last_epoch_;
-    auto lrs = get_lr();
-    for (size_t g = 0; g < lrs.size(); ++g) opt_.set_lr(g, lrs[g]);
-    last_lr_ = group_lrs();
+    apply(get_lr());
+  }
+  /// Jumps to `epoch` using the closed form (PyTorch's deprecated step(epoch); SequentialLR uses it).
+  void step(int64_t epoch) {
+    ++step_count_;
+    last_epoch_ = epoch;
+    apply(closed_form_lr());
   }
   /// The lrs set by the last step(), one per group.
   const std::vector<double>& get_last_lr() const { return last_lr_; }
@@ -42,28 +52,23 @@ class LRScheduler {
   template <class T = double>
   StateDict<T> state_dict() const {
     StateDict<T> sd;
-    detail::put_scalar(sd, "last_epoch", double(last_epoch_), true);
-    detail::put_scalar(sd, "step_count", double(step_count_), true);
-    detail::put_values(sd, "base_lrs", base_lrs_, false);
-    detail::put_values(sd, "last_lr", last_lr_, false);
+    save([&](const std::string& key, const std::vector<double>& v, bool scalar, bool integer) {
+      detail::put_values(sd, key, v, scalar, integer);
+    }, "");
     return sd;
   }
-  /// Restores the counters and base lrs; the groups' current lrs come from the optimizer's state.
+  /// Restores the counters and base lrs (the groups' current lrs come from the optimizer's
+  /// state). Everything is checked before any change.
   template <class T>
   void load_state_dict(const StateDict<T>& sd) {
-    const std::string who = name();
-    const size_t n = opt_.num_param_groups();
+    std::set<std::string> used;
+    auto commit = prepare_load([&](const std::string& key, size_t n) {
+      used.insert(key);
+      return detail::get_values(sd, key, n, name());
+    }, "");
     for (const auto& key : sd.keys())
-      TL_CHECK(key == "last_epoch" || key == "step_count" || key == "base_lrs" || key == "last_lr", who,
-               ": load_state_dict: unexpected key '", key, "'");
-    int64_t last_epoch = detail::get_count(sd, "last_epoch", who);
-    int64_t step_count = detail::get_count(sd, "step_count", who);
-    auto base = detail::get_values(sd, "base_lrs", n, who);
-    auto last = detail::get_values(sd, "last_lr", n, who);
-    last_epoch_ = last_epoch;
-    step_count_ = step_count;
-    base_lrs_ = base;
-    last_lr_ = last;
+      TL_CHECK(used.count(key), name(), ": load_state_dict: unexpected key '", key, "'");
+    commit();
   }
 
  protected:
@@ -81,6 +86,40 @@ class LRScheduler {
   }
   /// The lrs for last_epoch (already advanced), in PyTorch's chainable form.
   virtual std::vector<double> get_lr() = 0;
+  /// The lrs for last_epoch from the base lrs alone (PyTorch's _get_closed_form_lr, else get_lr).
+  virtual std::vector<double> closed_form_lr() { return get_lr(); }
+
+  using Writer = std::function<void(const std::string& key, const std::vector<double>& v, bool scalar, bool integer)>;
+  using Reader = std::function<std::vector<double>(const std::string& key, size_t n)>;
+  /// Writes the state under prefix (SequentialLR nests its schedulers' states).
+  virtual void save(const Writer& w, const std::string& prefix) const {
+    w(prefix + "last_epoch", {double(last_epoch_)}, true, true);
+    w(prefix + "step_count", {double(step_count_)}, true, true);
+    w(prefix + "base_lrs", base_lrs_, false, false);
+    w(prefix + "last_lr", last_lr_, false, false);
+  }
+  /// Reads and checks the state under prefix; the returned action applies it.
+  virtual std::function<void()> prepare_load(const Reader& r, const std::string& prefix) {
+    const size_t n = opt_.num_param_groups();
+    int64_t last_epoch = read_count(r, prefix + "last_epoch"), step_count = read_count(r, prefix + "step_count");
+    auto base = r(prefix + "base_lrs", n), last = r(prefix + "last_lr", n);
+    return [=, this] {
+      last_epoch_ = last_epoch;
+      step_count_ = step_count;
+      base_lrs_ = base;
+      last_lr_ = last;
+    };
+  }
+  int64_t read_count(const Reader& r, const std::string& key) const {
+    double v = r(key, 1)[0];
+    TL_CHECK(std::isfinite(v) && v == std::floor(v), name(), ": load_state_dict: key '", key,
+             "' must hold a whole number, got ", v);
+    return static_cast<int64_t>(v);
+  }
+  void apply(const std::vector<double>& lrs) {
+    for (size_t g = 0; g < lrs.size(); ++g) opt_.set_lr(g, lrs[g]);
+    last_lr_ = group_lrs();
+  }
   std::vector<double> group_lrs() const {
     std::vector<double> r;
     for (size_t g = 0; g < opt_.num_param_groups(); ++g) r.push_back(opt_.lr(g));

@@ -25,6 +25,15 @@ class MultiStepLR : public LRScheduler {
     return lrs;
   }
 
+  std::vector<double> closed_form_lr() override {
+    auto sorted = milestones_;
+    std::sort(sorted.begin(), sorted.end());
+    auto k = std::upper_bound(sorted.begin(), sorted.end(), last_epoch_) - sorted.begin();
+    std::vector<double> lrs;
+    for (double b : base_lrs_) lrs.push_back(b * std::pow(gamma_, double(k)));
+    return lrs;
+  }
+
  private:
   std::vector<int64_t> milestones_;
   double gamma_;

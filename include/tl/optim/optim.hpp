@@ -11,4 +11,5 @@
 #include "tl/optim/linear_lr.hpp"
 #include "tl/optim/lambda_lr.hpp"
 #include "tl/optim/one_cycle_lr.hpp"
+#include "tl/optim/sequential_lr.hpp"
 #include "tl/optim/clip_grad.hpp"

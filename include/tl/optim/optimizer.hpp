@@ -114,9 +114,15 @@ class Optimizer : public OptimizerBase {
   }
 
   /// Sets every gradient to undefined (PyTorch 2's default set_to_none=True).
-  void zero_grad() override {
+  void zero_grad() override { zero_grad(true); }
+  /// With set_to_none false, fills existing gradients with zeros instead.
+  void zero_grad(bool set_to_none) {
+    NoGradGuard no_grad;
     for (auto& g : groups_)
-      for (auto& p : g.params) p.zero_grad();
+      for (auto& p : g.params) {
+        if (set_to_none) p.zero_grad();
+        else if (p.grad().defined()) p.grad().zero_();
+      }
   }
 
   void step() override {

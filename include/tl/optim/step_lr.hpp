@@ -1,5 +1,7 @@
 #pragma once
 // StepLR: multiplies each group's lr by gamma every step_size epochs.
+#include <cmath>
+
 #include "tl/optim/lr_scheduler.hpp"
 
 namespace tl::optim {
@@ -21,7 +23,14 @@ class StepLR : public LRScheduler {
     return lrs;
   }
 
+  std::vector<double> closed_form_lr() override {
+    std::vector<double> lrs;
+    for (double b : base_lrs_) lrs.push_back(b * std::pow(gamma_, double(floor_div(last_epoch_, step_size_))));
+    return lrs;
+  }
+
  private:
+  static int64_t floor_div(int64_t a, int64_t b) { return a / b - ((a % b != 0) && ((a < 0) != (b < 0))); }
   int64_t step_size_;
   double gamma_;
 };

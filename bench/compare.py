@@ -1,0 +1,131 @@
+#!/usr/bin/env python3
+"""Runs tl's bench_conv and PyTorch's bench/compare_pytorch.py on the same conv shapes, alternating
+rounds (tl, torch, tl, torch, ...) so both see the same machine load, and prints one table:
+per shape and pass, GFLOPS of each (best round), % of the FMA peak, and the tl/PyTorch ratio.
+Also GFLOPS per CPU-second (process CPU time, all threads): on a shared, loaded host this measures
+how well each uses the cycles it gets, and is far steadier than wall-clock time.
+
+Usage: python3 bench/compare.py [--build build-kernels] [--rounds 2] [--min-time 0.3] [--filter STR]
+       [--markdown]
+Needs a build with -DTL_BUILD_BENCH=ON (target bench_conv) and Debian's python3-torch.
+"""
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+
+
+def bench_env():
+    env = dict(os.environ)
+    env.setdefault("OMP_NUM_THREADS", "2")
+    env["OPENBLAS_NUM_THREADS"] = "1"  # OpenBLAS threads fight OpenMP threads
+    # glibc returning memory to the OS per op costs PyTorch up to 4x on small layers (machine.md).
+    env["MALLOC_MMAP_THRESHOLD_"] = "4294967296"
+    env["MALLOC_TRIM_THRESHOLD_"] = "68719476736"
+    return env
+
+
+def run_tl(build, min_time, flt):
+    exe = os.path.join(build, "bench", "bench_conv")
+    with tempfile.NamedTemporaryFile(suffix=".json", delete=False) as f:
+        out = f.name
+    cmd = [exe, f"--benchmark_min_time={min_time}", f"--benchmark_out={out}", "--benchmark_out_format=json",
+           "--benchmark_format=console"]
+    if flt:
+        cmd.append(f"--benchmark_filter={flt}")
+    p = subprocess.run(cmd, env=bench_env(), capture_output=True, text=True, check=True)
+    with open(out) as f:
+        data = json.load(f)
+    os.unlink(out)
+    after = None
+    for line in p.stderr.splitlines():
+        if line.startswith("fma_peak_gflops"):
+            after = line
+    res = {}
+    for b in data["benchmarks"]:
+        _, pass_, shape = b["name"].split("/")[:3]
+        res[(pass_, shape)] = {"gflops": b["GFLOPS"], "gflops_cpu": b["GFLOPS_cpu"], "ms": b["real_time"]}
+    ctx = data["context"]
+    return res, float(ctx["fma_peak_gflops_before"]), float(ctx["fma_peak_per_cpu_gflops_before"]), after
+
+
+def run_torch(min_time, flt):
+    cmd = ["/usr/bin/python3", os.path.join(HERE, "compare_pytorch.py"), "--min-time", str(min_time)]
+    if flt:
+        cmd += ["--filter", flt]
+    p = subprocess.run(cmd, env=bench_env(), capture_output=True, text=True, check=True)
+    res = {}
+    for line in p.stdout.splitlines():
+        r = json.loads(line)
+        res[(r["pass"], r["shape"])] = r
+    return res
+
+
+def best(a, b, key):
+    if a is None:
+        return b
+    return a if a[key] >= b[key] else b
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--build", default=os.path.join(ROOT, "build-kernels"))
+    ap.add_argument("--rounds", type=int, default=2)
+    ap.add_argument("--min-time", type=float, default=0.3)
+    ap.add_argument("--filter", default="")
+    ap.add_argument("--markdown", action="store_true")
+    args = ap.parse_args()
+
+    tl, th, peaks, peaks_cpu, afters = {}, {}, [], [], []
+    for rnd in range(args.rounds):
+        print(f"round {rnd + 1}/{args.rounds}: tl ...", file=sys.stderr, flush=True)
+        r, peak, peak_cpu, after = run_tl(args.build, args.min_time, args.filter)
+        peaks.append(peak)
+        peaks_cpu.append(peak_cpu)
+        afters.append(after)
+        for k, v in r.items():
+            tl[k] = best(tl.get(k), v, "gflops")
+            tl[k]["gflops_cpu"] = max(tl[k]["gflops_cpu"], v["gflops_cpu"])
+        print(f"round {rnd + 1}/{args.rounds}: pytorch ...", file=sys.stderr, flush=True)
+        for k, v in run_torch(args.min_time, args.filter).items():
+            keep = best(th.get(k), v, "gflops")
+            keep = dict(keep)
+            keep["gflops_cpu"] = max(v["gflops_cpu"], th[k]["gflops_cpu"] if k in th else 0)
+            th[k] = keep
+
+    peak, peak_cpu = max(peaks), max(peaks_cpu)
+    print(f"FMA peak probe (2 threads, wall): {', '.join(f'{p:.0f}' for p in peaks)} GFLOPS before each tl round; "
+          f"per CPU-second (one core): {', '.join(f'{p:.0f}' for p in peaks_cpu)}")
+    for a in afters:
+        print(f"  after: {a}")
+    sep = "|" if args.markdown else " "
+    hdr = ["pass", "shape", "tl GFLOPS", "% peak", "torch GFLOPS", "torch layout", "tl/torch",
+           "tl GF/cpu-s", "% core peak", "torch GF/cpu-s", "tl/torch (cpu)"]
+    rows = []
+    for (pass_, shape), t in tl.items():
+        if (pass_, shape) not in th:
+            continue
+        p = th[(pass_, shape)]
+        rows.append([pass_, shape, f"{t['gflops']:.1f}", f"{100 * t['gflops'] / peak:.0f}", f"{p['gflops']:.1f}",
+                     p["layout"], f"{t['gflops'] / p['gflops']:.2f}", f"{t['gflops_cpu']:.1f}",
+                     f"{100 * t['gflops_cpu'] / peak_cpu:.0f}", f"{p['gflops_cpu']:.1f}",
+                     f"{t['gflops_cpu'] / p['gflops_cpu']:.2f}"])
+    if args.markdown:
+        print("| " + " | ".join(hdr) + " |")
+        print("|" + "|".join("---" for _ in hdr) + "|")
+        for r in rows:
+            print("| " + " | ".join(r) + " |")
+    else:
+        widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(hdr)]
+        print("  ".join(h.ljust(w) for h, w in zip(hdr, widths)))
+        for r in rows:
+            print("  ".join(c.ljust(w) for c, w in zip(r, widths)))
+
+
+if __name__ == "__main__":
+    main()

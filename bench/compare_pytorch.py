@@ -1,0 +1,90 @@
+#!/usr/bin/python3
+"""Times PyTorch's CPU convolutions on the conv shapes of bench_conv.cpp (issue #4), forward,
+backward-data and backward-weight, at its best of NCHW and channels_last, and prints one JSON
+object per line: {"pass", "shape", "ms", "gflops", "layout", "cpu_ms", "gflops_cpu"} where ms is the
+median wall time of a call and cpu_ms the process CPU time per call (all threads).
+
+Run with Debian's torch:  OMP_NUM_THREADS=2 OPENBLAS_NUM_THREADS=1 /usr/bin/python3 bench/compare_pytorch.py
+(bench/compare.py sets the environment, including the glibc malloc thresholds, and runs tl next to it.)
+"""
+import argparse
+import json
+import os
+import statistics
+import time
+
+import torch
+
+SHAPES = [  # N, C, H, W, K, R, S, stride, pad -- same order as tl_bench::resnet_conv_shapes()
+    (32, 16, 32, 32, 16, 3, 3, 1, 1), (32, 64, 32, 32, 64, 3, 3, 1, 1), (32, 128, 16, 16, 128, 3, 3, 1, 1),
+    (32, 256, 8, 8, 256, 3, 3, 1, 1), (8, 3, 224, 224, 64, 7, 7, 2, 3), (8, 64, 56, 56, 64, 3, 3, 1, 1),
+    (8, 256, 56, 56, 64, 1, 1, 1, 0), (8, 512, 28, 28, 128, 1, 1, 1, 0), (8, 256, 14, 14, 256, 3, 3, 1, 1),
+    (8, 512, 7, 7, 512, 3, 3, 1, 1),
+]
+PASSES = ["fwd", "bwd_data", "bwd_weight"]
+
+
+def shape_name(s):
+    n, c, h, w, k, r, s_, st, p = s
+    return f"{n}x{c}x{h}x{w}_k{k}_{r}x{s_}_s{st}_p{p}"
+
+
+def flops(s):
+    n, c, h, w, k, r, s_, st, p = s
+    P = (h + 2 * p - r) // st + 1
+    Q = (w + 2 * p - s_) // st + 1
+    return 2 * n * k * P * Q * c * r * s_
+
+
+def make_call(s, pass_, channels_last):
+    n, c, h, w, k, r, s_, st, p = s
+    fmt = torch.channels_last if channels_last else torch.contiguous_format
+    x = torch.randn(n, c, h, w).to(memory_format=fmt)
+    wt = torch.randn(k, c, r, s_).to(memory_format=fmt)
+    y = torch.nn.functional.conv2d(x, wt, None, st, p)
+    dy = torch.randn_like(y).to(memory_format=fmt)
+    if pass_ == "fwd":
+        return lambda: torch.nn.functional.conv2d(x, wt, None, st, p)
+    mask = [pass_ == "bwd_data", pass_ == "bwd_weight", False]
+    # The op autograd calls for a convolution's backward (oneDNN on CPU for float).
+    return lambda: torch.ops.aten.convolution_backward(dy, x, wt, None, [st, st], [p, p], [1, 1], False, [0, 0], 1, mask)
+
+
+def time_call(fn, min_time):
+    """Median wall seconds per call, and process CPU seconds per call (all threads) over the same calls."""
+    fn()  # warm-up (allocations, oneDNN primitive creation)
+    times = []
+    start, cpu0 = time.perf_counter(), time.process_time()
+    while time.perf_counter() - start < min_time or len(times) < 3:
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times), (time.process_time() - cpu0) / len(times)
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--min-time", type=float, default=0.3, help="seconds per (shape, pass, layout)")
+    ap.add_argument("--filter", default="", help="substring of '<pass>/<shape>' to run")
+    args = ap.parse_args()
+    torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS", "2")))
+    torch.manual_seed(0)
+    with torch.no_grad():
+        for s in SHAPES:
+            for pass_ in PASSES:
+                name = f"{pass_}/{shape_name(s)}"
+                if args.filter and args.filter not in name:
+                    continue
+                best = None
+                for cl in (False, True):
+                    t, cpu = time_call(make_call(s, pass_, cl), args.min_time)
+                    if best is None or t < best[0]:
+                        best = (t, "channels_last" if cl else "nchw", cpu)
+                print(json.dumps({"pass": pass_, "shape": shape_name(s), "ms": best[0] * 1e3,
+                                  "gflops": flops(s) / best[0] / 1e9, "layout": best[1],
+                                  "cpu_ms": best[2] * 1e3, "gflops_cpu": flops(s) / best[2] / 1e9,
+                                  "threads": torch.get_num_threads(), "torch": torch.__version__}), flush=True)
+
+
+if __name__ == "__main__":
+    main()

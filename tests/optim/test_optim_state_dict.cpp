@@ -63,7 +63,10 @@ TEST_CASE("state_dict keys follow the documented scheme") {
   Adam<float> opt({{.params = {ps[0], ps[1]}}, {.params = {ps[2]}, .lr = 0.5}}, {.lr = 0.1, .amsgrad = true});
   ps[1].set_grad(tl::ones<float>({5}));
   opt.step();
-  auto sd = opt.state_dict();
+  tl::optim::Optimizer<float>& any = opt;  // the typed interface a training loop holds
+  CHECK(any.parameters().size() == 3);
+  CHECK(any.parameters()[2].is_same(ps[2]));
+  auto sd = any.state_dict();
   std::vector<std::string> expect{"state.1.step", "state.1.exp_avg", "state.1.exp_avg_sq", "state.1.max_exp_avg_sq",
                                   "param_groups.0.params", "param_groups.0.lr", "param_groups.0.betas",
                                   "param_groups.0.eps", "param_groups.0.weight_decay", "param_groups.0.amsgrad",

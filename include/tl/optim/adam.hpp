@@ -75,8 +75,8 @@ void adam_step(T* p, const T* g, int64_t n, T* m, T* v, T* vmax, int64_t step, d
 }  // namespace detail
 
 template <class T>
-class Adam : public Optimizer<T, AdamOptions> {
-  using Base = Optimizer<T, AdamOptions>;
+class Adam : public OptimizerImpl<T, AdamOptions> {
+  using Base = OptimizerImpl<T, AdamOptions>;
 
  public:
   using Options = AdamOptions;

@@ -23,8 +23,8 @@ void for_each_option(AdamWOptions& o, F&& f) {
 }
 
 template <class T>
-class AdamW : public Optimizer<T, AdamWOptions> {
-  using Base = Optimizer<T, AdamWOptions>;
+class AdamW : public OptimizerImpl<T, AdamWOptions> {
+  using Base = OptimizerImpl<T, AdamWOptions>;
 
  public:
   using Options = AdamWOptions;

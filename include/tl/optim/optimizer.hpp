@@ -1,5 +1,7 @@
 #pragma once
-// The optimizer base: parameter groups, per-parameter state, zero_grad, state_dict.
+// The optimizer bases: OptimizerBase (any optimizer, untyped: what schedulers use),
+// Optimizer<T> (any optimizer of Tensor<T>: what training loops and checkpoints use) and
+// OptimizerImpl<T, Options> (parameter groups, per-parameter state, zero_grad, state_dict).
 //
 // An optimizer takes parameter lists (what module->parameters() returns), not modules:
 //
@@ -37,6 +39,10 @@ namespace tl::optim {
 /// What schedulers and training loops see of any optimizer, whatever its element type.
 class OptimizerBase {
  public:
+  OptimizerBase() = default;
+  // Not copyable or movable: schedulers hold references, and a copy would share state tensors.
+  OptimizerBase(const OptimizerBase&) = delete;
+  OptimizerBase& operator=(const OptimizerBase&) = delete;
   virtual ~OptimizerBase() = default;
   virtual std::string name() const = 0;
   virtual void step() = 0;
@@ -92,10 +98,25 @@ struct ParamState {
   int64_t step = 0;
 };
 
+/// Any optimizer of tensors of T: what a training loop or checkpoint needs, whatever the options.
+template <class T>
+class Optimizer : public OptimizerBase {
+ public:
+  using OptimizerBase::zero_grad;
+  /// With set_to_none false, fills existing gradients with zeros instead of dropping them.
+  virtual void zero_grad(bool set_to_none) = 0;
+  /// Every parameter, over the groups in order (global index i of state_dict's "state.<i>").
+  virtual std::vector<Tensor<T>> parameters() const = 0;
+  /// The state of parameter p (null when it has none yet).
+  virtual const ParamState<T>* state(const Tensor<T>& p) const = 0;
+  virtual StateDict<T> state_dict() const = 0;
+  virtual void load_state_dict(const StateDict<T>& sd) = 0;
+};
+
 /// Shared machinery; a concrete optimizer supplies check(), update() and state_names().
 /// Options must provide lr and weight_decay, and a for_each_option(Options&, F) found by ADL.
 template <class T, class Options>
-class Optimizer : public OptimizerBase {
+class OptimizerImpl : public Optimizer<T> {
  public:
   using Group = ParamGroup<T, Options>;
   using GroupSpec = ParamGroupSpec<T, Options>;
@@ -115,8 +136,7 @@ class Optimizer : public OptimizerBase {
 
   /// Sets every gradient to undefined (PyTorch 2's default set_to_none=True).
   void zero_grad() override { zero_grad(true); }
-  /// With set_to_none false, fills existing gradients with zeros instead.
-  void zero_grad(bool set_to_none) {
+  void zero_grad(bool set_to_none) override {
     NoGradGuard no_grad;
     for (auto& g : groups_)
       for (auto& p : g.params) {
@@ -131,7 +151,7 @@ class Optimizer : public OptimizerBase {
       for (auto& p : g.params) {
         Tensor<T> grad = p.grad();
         if (!grad.defined()) continue;
-        TL_CHECK(grad.shape() == p.shape(), name(), ": gradient of shape ", shape_str(grad.shape()),
+        TL_CHECK(grad.shape() == p.shape(), this->name(), ": gradient of shape ", shape_str(grad.shape()),
                  " for a parameter of shape ", shape_str(p.shape()));
         update_param(p, grad, state_[p.impl()], g.options);
       }
@@ -147,14 +167,18 @@ class Optimizer : public OptimizerBase {
     for (const auto& g : groups_) n += g.params.size();
     return n;
   }
-  /// The state of parameter p (null when it has none yet), e.g. for inspection in tests.
-  const ParamState<T>* state(const Tensor<T>& p) const {
+  std::vector<Tensor<T>> parameters() const override {
+    std::vector<Tensor<T>> out;
+    for (const auto& g : groups_) out.insert(out.end(), g.params.begin(), g.params.end());
+    return out;
+  }
+  const ParamState<T>* state(const Tensor<T>& p) const override {
     auto it = state_.find(p.impl());
     return it == state_.end() ? nullptr : &it->second;
   }
 
   /// Options and per-parameter state; state tensors share storage with the optimizer (as in PyTorch).
-  StateDict<T> state_dict() const {
+  StateDict<T> state_dict() const override {
     StateDict<T> sd;
     size_t i = 0;
     for (const auto& g : groups_)
@@ -175,7 +199,7 @@ class Optimizer : public OptimizerBase {
       detail::put_values(sd, pre + "params", idx, false, true);
       Options o = groups_[gi].options;
       for_each_option(o, [&](const char* n, auto& v) { put_option(sd, pre + n, v); });
-      if (auto init = initial_lr(gi)) detail::put_scalar(sd, pre + "initial_lr", *init);
+      if (auto init = this->initial_lr(gi)) detail::put_scalar(sd, pre + "initial_lr", *init);
     }
     return sd;
   }
@@ -183,8 +207,8 @@ class Optimizer : public OptimizerBase {
   /// Restores options and state saved by state_dict() of an optimizer over the same parameter
   /// layout (same number of groups and of params per group). Everything is checked before any
   /// change; the tensors are copied.
-  void load_state_dict(const StateDict<T>& sd) {
-    const std::string who = name();
+  void load_state_dict(const StateDict<T>& sd) override {
+    const std::string who = this->name();
     std::vector<Options> opts;
     std::map<size_t, double> initial;
     std::set<std::string> used;
@@ -241,7 +265,7 @@ class Optimizer : public OptimizerBase {
                " parameters; state names: ", join(names), uses_step() ? ", step" : "", ")");
     for (size_t gi = 0; gi < groups_.size(); ++gi) groups_[gi].options = opts[gi];
     state_ = std::move(state);
-    initial_lr_ = std::move(initial);
+    this->initial_lr_ = std::move(initial);
   }
 
  protected:
@@ -262,7 +286,7 @@ class Optimizer : public OptimizerBase {
     defaults_ = defaults;
     check(defaults_, false);
     for (const auto& g : groups) add_param_group(g);
-    TL_CHECK(num_params() > 0, name(), ": got an empty parameter list");
+    TL_CHECK(num_params() > 0, this->name(), ": got an empty parameter list");
   }
 
   /// The data of buffer n in s, created as zeros of this shape at first use.
@@ -281,20 +305,20 @@ class Optimizer : public OptimizerBase {
       for (const auto& p : h.params) seen.insert(p.impl().get());
     for (size_t i = 0; i < g.params.size(); ++i) {
       const auto& p = g.params[i];
-      TL_CHECK(p.defined(), name(), ": parameter ", i, " of group ", groups_.size(), " is an undefined tensor");
-      TL_CHECK(p.is_leaf(), name(), ": can't optimize a non-leaf tensor (parameter ", i, " of group ",
+      TL_CHECK(p.defined(), this->name(), ": parameter ", i, " of group ", groups_.size(), " is an undefined tensor");
+      TL_CHECK(p.is_leaf(), this->name(), ": can't optimize a non-leaf tensor (parameter ", i, " of group ",
                groups_.size(), ")");
-      TL_CHECK(seen.insert(p.impl().get()).second, name(), ": parameter ", i, " of group ", groups_.size(),
+      TL_CHECK(seen.insert(p.impl().get()).second, this->name(), ": parameter ", i, " of group ", groups_.size(),
                " appears more than once (in this or another parameter group)");
     }
     groups_.push_back(g);
   }
 
   Group& group_at(size_t g) {
-    TL_CHECK(g < groups_.size(), name(), ": parameter group ", g, " does not exist (", groups_.size(), " groups)");
+    TL_CHECK(g < groups_.size(), this->name(), ": parameter group ", g, " does not exist (", groups_.size(), " groups)");
     return groups_[g];
   }
-  const Group& group_at(size_t g) const { return const_cast<Optimizer*>(this)->group_at(g); }
+  const Group& group_at(size_t g) const { return const_cast<OptimizerImpl*>(this)->group_at(g); }
   size_t group_of(size_t i) const {
     for (size_t g = 0; g < groups_.size(); ++g) {
       if (i < groups_[g].params.size()) return g;

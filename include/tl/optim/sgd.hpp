@@ -30,8 +30,8 @@ void for_each_option(SGDOptions& o, F&& f) {
 }
 
 template <class T>
-class SGD : public Optimizer<T, SGDOptions> {
-  using Base = Optimizer<T, SGDOptions>;
+class SGD : public OptimizerImpl<T, SGDOptions> {
+  using Base = OptimizerImpl<T, SGDOptions>;
 
  public:
   using Options = SGDOptions;

@@ -14,20 +14,30 @@
 
 namespace tl::io {
 
+struct JsonMember;
+
 struct JsonValue {
   enum class Kind { Null, Bool, Int, String, Array, Object } kind = Kind::Null;
   bool b = false;
   int64_t i = 0;
   std::string s;
   std::vector<JsonValue> items;                             // Array
-  std::vector<std::pair<std::string, JsonValue>> members;  // Object, in file order
+  std::vector<JsonMember> members;  // Object, in file order
 
-  const JsonValue* find(std::string_view key) const {
-    for (const auto& [k, v] : members)
-      if (k == key) return &v;
-    return nullptr;
-  }
+  /// The member named `key` of an object, or null.
+  const JsonValue* find(std::string_view key) const;
 };
+
+struct JsonMember {
+  std::string key;
+  JsonValue value;
+};
+
+inline const JsonValue* JsonValue::find(std::string_view key) const {
+  for (const auto& m : members)
+    if (m.key == key) return &m.value;
+  return nullptr;
+}
 
 inline const char* json_kind_name(JsonValue::Kind k) {
   constexpr const char* names[] = {"null", "a boolean", "an integer", "a string", "an array", "an object"};
@@ -93,7 +103,8 @@ class JsonParser {
         ws();
         expect(':');
         ws();
-        v.members.emplace_back(std::move(k), value(depth + 1));
+        JsonValue member = value(depth + 1);
+        v.members.push_back(JsonMember{std::move(k), std::move(member)});
         ws();
         if (peek() == ',') { ++p_; continue; }
         expect('}');

@@ -113,7 +113,12 @@ class Tensor {
   std::vector<T> to_vector() const {
     std::vector<T> out(static_cast<size_t>(numel()));
     if (is_contiguous()) std::copy(data(), data() + numel(), out.begin());
-    else detail::gather_strided(data(), shape(), strides(), out.data());
+    else {
+      // element-wise (not gather_strided into out.data()): std::vector<bool> has no data()
+      size_t k = 0;
+      const T* p = data();
+      detail::for_each_offset(shape(), strides(), [&](int64_t o) { out[k++] = p[o]; });
+    }
     return out;
   }
   T item() const {

@@ -1,9 +1,13 @@
 #pragma once
 // One matrix product C = A * B through Eigen's GEMM, reading A and B in place when each is
 // row-major or column-major with an outer stride (e.g. a transposed view), writing C dense.
-#include <Eigen/Core>
 #include <algorithm>
 #include <cstdint>
+
+// GCC 12 reports a false -Wmaybe-uninitialized inside Eigen's AVX-512 float GEMM kernels.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#include <Eigen/Core>
 
 namespace tl::kernels {
 
@@ -54,3 +58,4 @@ void matmul_strided(int64_t M, int64_t N, int64_t K, const T* A, const MatLayout
 }
 
 }  // namespace tl::kernels
+#pragma GCC diagnostic pop

@@ -3,3 +3,4 @@
 // softmax/log_softmax and the losses. Each topic lives in nn/functional/<topic>.hpp.
 #include "tl/nn/functional/conv.hpp"
 #include "tl/nn/functional/batch_norm.hpp"
+#include "tl/nn/functional/pooling.hpp"

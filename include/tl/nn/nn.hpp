@@ -5,3 +5,4 @@
 #include "tl/nn/init.hpp"
 #include "tl/nn/conv2d.hpp"
 #include "tl/nn/batch_norm.hpp"
+#include "tl/nn/pooling.hpp"

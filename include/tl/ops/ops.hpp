@@ -11,3 +11,4 @@
 #include "tl/ops/join.hpp"
 #include "tl/ops/compare.hpp"
 #include "tl/ops/index.hpp"
+#include "tl/ops/pooling.hpp"

@@ -27,7 +27,7 @@ void conv_as_gemm(const Conv2dParams& p, const T* src, const T* a, int64_t a_gs,
   const int64_t HW = p.H * p.W, Mpad = round_up(M, UK::mr), outC = G * M;
   T* apre = scratch<T>(Scratch::SharedA, G * Mpad * D);
   const int threads = kernel_threads();
-  const GemmTasks plan = plan_gemm_tasks(M, Ncol, G, threads, UK::mr, UK::nr);
+  const GemmTasks plan = plan_gemm_tasks(M, Ncol, G, threads, UK::mr, UK::nr, D);
 #pragma omp parallel num_threads(threads) if (threads > 1)
   {
     for (int64_t g = 0; g < G; ++g) prepack_a_shared(M, D, a + g * a_gs, a_rs, a_cs, apre + g * Mpad * D);
@@ -196,7 +196,7 @@ void conv2d_backward_weight_gemm(const Conv2dParams& p0, const T* x, const T* dy
   // private copies would dominate: then split dW itself, if it has enough column panels to share.
   const bool split_output =
       threads == 1 || (depth < threads * GemmBlocking::KC && ceil_div(D, UK::nr) * G >= 4 * threads);
-  const GemmTasks plan = plan_gemm_tasks(Kg, D, G, threads, UK::mr, UK::nr);
+  const GemmTasks plan = plan_gemm_tasks(Kg, D, G, threads, UK::mr, UK::nr, depth);
   T** partials = scratch<T*>(Scratch::Partial, threads);
 #pragma omp parallel num_threads(threads) if (threads > 1)
   {

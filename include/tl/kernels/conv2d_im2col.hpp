@@ -7,6 +7,7 @@
 // micro-kernel needs straight from x, copying runs of consecutive ow with vector-friendly loops.
 #include <algorithm>
 #include <cstdint>
+#include <type_traits>
 
 #include "tl/kernels/conv2d_params.hpp"
 #include "tl/kernels/gemm_core.hpp"
@@ -75,6 +76,54 @@ inline DepthTable depth_table(const Conv2dParams& p, int64_t d0, int64_t kc) {
   return DepthTable{t, t + kc, t + 2 * kc};
 }
 
+#if defined(TL_KERNELS_ISA_AVX512)
+/// AVX-512 body of pack_b_im2col for float and NR = 32: each run (up to 32 columns of one output
+/// row) is two masked 16-wide loads (stride 1) or gathers (stride > 1) per depth row. The masks come
+/// from comparing the input columns with [0, W), so padding costs no branches, and masked-off lanes
+/// never touch memory (the address of a padded column is formed but not dereferenced).
+inline void pack_b_im2col_avx512(const ColumnRun* runs, int64_t nruns, const DepthTable& tab, int64_t H, int64_t W,
+                                 int64_t sw, int64_t CHW, const float* x, int64_t kc, float* dst) {
+  constexpr int NR = 32;
+  const __m512i lane = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+  const __m512i step0 = _mm512_mullo_epi32(lane, _mm512_set1_epi32(static_cast<int>(sw)));
+  const __m512i step1 = _mm512_add_epi32(step0, _mm512_set1_epi32(static_cast<int>(16 * sw)));
+  const __m512i zero_i = _mm512_setzero_si512(), width = _mm512_set1_epi32(static_cast<int>(W));
+  const __m512 zero = _mm512_setzero_ps();
+  for (int64_t ri = 0; ri < nruns; ++ri) {
+    const ColumnRun run = runs[ri];
+    const uint32_t len_mask = run.len >= 32 ? 0xffffffffu : ((1u << run.len) - 1u);
+    const __mmask16 lm0 = static_cast<__mmask16>(len_mask), lm1 = static_cast<__mmask16>(len_mask >> 16);
+    float* base = dst + (run.jj / NR) * NR * kc + run.jj % NR;
+    const float* xn = x + run.n * CHW;
+    for (int64_t k = 0; k < kc; ++k) {
+      float* d = base + k * NR;
+      const int64_t ih = run.ih0 + tab.roff[k];
+      if (ih < 0 || ih >= H) {
+        _mm512_mask_storeu_ps(d, lm0, zero);
+        _mm512_mask_storeu_ps(d + 16, lm1, zero);
+        continue;
+      }
+      const float* row = xn + tab.coff[k] + ih * W;
+      const int iw = static_cast<int>(run.iw0 + tab.soff[k]);
+      const __m512i idx0 = _mm512_add_epi32(_mm512_set1_epi32(iw), step0);
+      const __m512i idx1 = _mm512_add_epi32(_mm512_set1_epi32(iw), step1);
+      const __mmask16 m0 = _mm512_mask_cmplt_epi32_mask(_mm512_cmpge_epi32_mask(idx0, zero_i), idx0, width) & lm0;
+      const __mmask16 m1 = _mm512_mask_cmplt_epi32_mask(_mm512_cmpge_epi32_mask(idx1, zero_i), idx1, width) & lm1;
+      __m512 v0, v1;
+      if (sw == 1) {
+        v0 = _mm512_maskz_loadu_ps(m0, row + iw);
+        v1 = _mm512_maskz_loadu_ps(m1, row + iw + 16);
+      } else {
+        v0 = _mm512_mask_i32gather_ps(zero, m0, idx0, row, 4);
+        v1 = lm1 ? _mm512_mask_i32gather_ps(zero, m1, idx1, row, 4) : zero;
+      }
+      _mm512_mask_storeu_ps(d, lm0, v0);
+      _mm512_mask_storeu_ps(d + 16, lm1, v1);
+    }
+  }
+}
+#endif
+
 /// Packs X_col[d0:d0+kc, j0:j0+nc] as NR-wide panels ([nc/NR][kc][NR], zero padded).
 /// x points at channel 0 of the group in image 0; images are p.C*H*W apart.
 template <int NR, class T>
@@ -95,6 +144,19 @@ void pack_b_im2col(const Conv2dParams& p, const T* x, int64_t j0, int64_t nc, in
   const int64_t nruns = column_runs(p, j0, nc, NR, &runs);
   const DepthTable tab = depth_table(p, d0, kc);
   const int64_t H = p.H, W = p.W, sw = p.stride_w, CHW = p.C * H * W;
+#if defined(TL_KERNELS_ISA_AVX512)
+  if constexpr (std::is_same_v<T, float> && NR == 32) {
+    if (W < (int64_t{1} << 30) / std::max<int64_t>(sw, 1)) {
+      pack_b_im2col_avx512(runs, nruns, tab, H, W, sw, CHW, x, kc, dst);
+      if (const int64_t tail = nc % NR) {
+        float* panel = dst + (nc / NR) * NR * kc;
+        for (int64_t k = 0; k < kc; ++k)
+          for (int64_t t = tail; t < NR; ++t) panel[k * NR + t] = 0.f;
+      }
+      return;
+    }
+  }
+#endif
   for (int64_t ri = 0; ri < nruns; ++ri) {
     const ColumnRun run = runs[ri];
     T* base = dst + (run.jj / NR) * NR * kc + run.jj % NR;

@@ -34,7 +34,7 @@ void gemm(int64_t M, int64_t N, int64_t D, const T* a, int64_t rsa, int64_t csa,
   const int64_t Mpad = round_up(M, UK::mr);
   T* apre = scratch<T>(Scratch::SharedA, Mpad * std::max<int64_t>(D, 1));
   const int threads = kernel_threads();
-  const GemmTasks plan = plan_gemm_tasks(M, N, 1, threads, UK::mr, UK::nr);
+  const GemmTasks plan = plan_gemm_tasks(M, N, 1, threads, UK::mr, UK::nr, D);
 #pragma omp parallel num_threads(threads) if (threads > 1)
   {
     prepack_a_shared(M, D, a, rsa, csa, apre);  // ends with the implicit barrier of its omp for

@@ -19,26 +19,54 @@ inline int kernel_threads() {
 #endif
 }
 
-/// Tasks over an M x N output: column chunks (at most NC wide, multiples of NR) and, when there are
-/// too few of those to keep every thread busy, row chunks (multiples of MR). Each task packs its own
-/// B block, so splitting rows repacks B: it is only done when columns run out.
+/// Tasks over an M x N output (depth D): column chunks (multiples of NR) times row chunks (multiples
+/// of MR). Each task packs its own B block and streams its rows of the shared packed A, so splitting
+/// columns multiplies the A traffic and splitting rows multiplies the B packing. A small cost model
+/// (in cycles, roughly: FMA tiles + A reads + B packing, and the busiest thread's share of the
+/// tasks) picks the split; e.g. 512 rows x 392 columns (a 7x7 layer) splits rows, a 64-row layer
+/// over 32768 columns splits columns.
 struct GemmTasks {
   int64_t col_chunk = 1, col_tasks = 1, row_chunk = 1, row_tasks = 1;
   int64_t per_batch() const { return col_tasks * row_tasks; }
 };
 
-inline GemmTasks plan_gemm_tasks(int64_t M, int64_t N, int64_t batches, int threads, int64_t MR, int64_t NR) {
+inline GemmTasks plan_gemm_tasks(int64_t M, int64_t N, int64_t batches, int threads, int64_t MR, int64_t NR,
+                                 int64_t D = GemmBlocking::KC) {
+  const int64_t rp = std::max<int64_t>(1, ceil_div(M, MR)), cp = std::max<int64_t>(1, ceil_div(N, NR));
+  const int64_t T = std::max(threads, 1), B = std::max<int64_t>(batches, 1);
+  const double d = static_cast<double>(std::max<int64_t>(D, 1));
+  // Two passes: the cheapest cost, then among plans within 3% of it the one with the most tasks (up
+  // to 16 per thread), since more tasks balance better when the host steals a core for a while.
+  double best = -1;
+  int64_t best_tasks = 0;
   GemmTasks t;
-  // About 4 tasks per thread: dynamic scheduling then evens out a core that the shared host steals.
-  const int64_t want = std::max<int64_t>(1, ceil_div(4 * threads, std::max<int64_t>(batches, 1)));
-  const int64_t panels = std::max<int64_t>(1, ceil_div(N, NR));
-  const int64_t per_task = std::clamp<int64_t>(ceil_div(panels, want), 1, GemmBlocking::NC / NR);
-  t.col_chunk = per_task * NR;
-  t.col_tasks = ceil_div(panels, per_task);
-  const int64_t row_panels = std::max<int64_t>(1, ceil_div(M, MR));
-  t.row_tasks = t.col_tasks >= want ? 1 : std::min(row_panels, ceil_div(want, t.col_tasks));
-  t.row_chunk = ceil_div(row_panels, t.row_tasks) * MR;
-  t.row_tasks = ceil_div(row_panels * MR, t.row_chunk);
+  for (int pass = 0; pass < 2; ++pass) {
+    for (int64_t r = 1; r <= std::min<int64_t>(rp, 8 * T); ++r) {
+      const int64_t rows = ceil_div(rp, r);
+      if (r > 1 && ceil_div(rp, r - 1) == rows) continue;  // same chunking as r - 1
+      for (int64_t c = 1; c <= std::min<int64_t>(cp, 64 * T); ++c) {
+        const int64_t cols = ceil_div(cp, c);
+        if (c > 1 && ceil_div(cp, c - 1) == cols) continue;
+        const int64_t tasks = ceil_div(rp, rows) * ceil_div(cp, cols) * B;
+        const double fma = static_cast<double>(rows * cols * MR * NR) * d / 32.0;  // 2 x 16-lane FMA per cycle
+        const double a_reads =
+            static_cast<double>(rows * MR) * d * static_cast<double>(ceil_div(cols * NR, GemmBlocking::NC)) * 0.25;
+        const double b_pack = static_cast<double>(cols * NR) * d * 1.0;
+        double cost = static_cast<double>(ceil_div(tasks, T)) * (fma + a_reads + b_pack);
+        if (tasks < 2 * T) cost *= 1.1;  // a shared host steals cores: a few spare tasks even the load out
+        const bool take = pass == 0 ? (best < 0 || cost < best)
+                                    : (cost <= 1.03 * best && tasks > best_tasks && tasks <= 16 * T * B);
+        if (pass == 0 && take) best = cost;
+        if (take) {
+          best_tasks = pass == 1 ? tasks : 0;
+          t.row_chunk = rows * MR;
+          t.row_tasks = ceil_div(rp, rows);
+          t.col_chunk = cols * NR;
+          t.col_tasks = ceil_div(cp, cols);
+        }
+      }
+    }
+  }
   return t;
 }
 

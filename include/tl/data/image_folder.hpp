@@ -103,7 +103,10 @@ class ImageFolder : public Dataset {
   }
   static std::string join(const std::vector<std::string>& v) {
     std::string r;
-    for (size_t i = 0; i < v.size(); ++i) r += (i ? ", " : "") + v[i];
+    for (size_t i = 0; i < v.size(); ++i) {
+      if (i) r += ", ";
+      r += v[i];
+    }
     return r;
   }
   std::string root_;

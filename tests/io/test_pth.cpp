@@ -1,6 +1,7 @@
 #include <doctest/doctest.h>
 
 #include <cstdlib>
+#include <tuple>
 
 #include "io/io_test_util.hpp"
 #include "support/ref_file.hpp"
@@ -331,4 +332,66 @@ TEST_CASE("truncated and corrupted torch files always throw tl::Error (never cra
   expect_error([&] { tl::io::load_state_dict(path); }, {path, "runs past the start of the central directory"});
   corrupt(cd_off + 42, {0xff, 0xff, 0xff, 0x00}, "local header offset");
   corrupt(cd_off + 10, {8, 0}, "is compressed (method 8)");
+}
+
+namespace {
+// A legacy torch.save file by hand: tensors {name: (view_key or "", offset, size)} over one float
+// storage "b" of `numel` elements holding 0, 1, 2, ...; `count` is the element count written.
+std::shared_ptr<tl::io::Bytes> legacy_file(const std::vector<std::tuple<std::string, std::string, int64_t, int64_t>>& ts,
+                                           int64_t numel, int64_t count, const std::string& listed_key = "b") {
+  tl::io::detail::PickleWriter p;
+  auto end = [&] { p.op('.'); };
+  p.out.assign(tl::io::kLegacyPthPrefix, tl::io::kLegacyPthPrefix + sizeof(tl::io::kLegacyPthPrefix));
+  end();
+  p.op(0x80); p.op(2); p.integer(1001); end();
+  p.op(0x80); p.op(2); p.op('}'); p.str("little_endian"); p.op(0x88); p.op('s'); end();
+  p.op(0x80); p.op(2); p.op('}'); p.op('(');
+  for (const auto& [name, view, off, size] : ts) {
+    p.str(name);
+    p.global("torch._utils", "_rebuild_tensor");
+    p.op('(');
+    p.op('(');
+    p.str("storage"); p.global("torch", "FloatStorage"); p.str("b"); p.str("cpu"); p.integer(numel);
+    if (view.empty()) p.op('N');
+    else { p.op('('); p.str(view); p.integer(off); p.integer(size); p.op('t'); }
+    p.op('t');
+    p.op('Q');
+    p.integer(0);
+    p.int_tuple({size});
+    p.int_tuple({1});
+    p.op('t');
+    p.op('R');
+  }
+  p.op('u'); end();
+  p.op(0x80); p.op(2); p.op('('); p.str(listed_key); p.op('l'); end();
+  auto out = std::make_shared<tl::io::Bytes>(p.out);
+  for (int k = 0; k < 8; ++k) out->push_back(static_cast<uint8_t>(count >> (8 * k)));
+  for (int64_t i = 0; i < numel; ++i) {
+    float v = static_cast<float>(i);
+    const auto* b = reinterpret_cast<const uint8_t*>(&v);
+    out->insert(out->end(), b, b + 4);
+  }
+  return out;
+}
+}  // namespace
+
+TEST_CASE("legacy files: storage views of old torch versions, count and key checks") {
+  auto f = legacy_file({{"whole", "", 0, 6}, {"v", "view1", 2, 3}, {"v_again", "view1", 2, 3}}, 6, 6);
+  auto sd = tl::io::to_state_dict<float>(tl::io::parse_weights(f, "legacy.pth"));
+  CHECK(sd.keys() == std::vector<std::string>{"whole", "v", "v_again"});
+  CHECK(sd.at("whole").to_vector() == std::vector<float>{0, 1, 2, 3, 4, 5});
+  CHECK(sd.at("v").to_vector() == std::vector<float>{2, 3, 4});
+  CHECK(sd.at("v").impl()->storage == sd.at("whole").impl()->storage);  // views convert with their base
+  CHECK(sd.at("v").storage_offset() == 2);
+  expect_error([&] { tl::io::parse_weights(legacy_file({{"w", "", 0, 6}}, 6, 5), "legacy.pth"); },
+               {"legacy.pth", "storage 'b' has 5 elements in the file, 6 in its persistent id"});
+  expect_error([&] { tl::io::parse_weights(legacy_file({{"w", "", 0, 6}}, 6, 6, "zz"), "legacy.pth"); },
+               {"legacy.pth", "storage key 'zz' is not used by the pickle"});
+  expect_error([&] { tl::io::parse_weights(legacy_file({{"v", "view1", 4, 3}}, 6, 6), "legacy.pth"); },
+               {"legacy.pth", "storage view [4, +3) is outside storage 'b'"});
+  expect_error([&] { tl::io::parse_weights(legacy_file({{"v", "b", 0, 3}}, 6, 6), "legacy.pth"); },
+               {"legacy.pth", "declared twice differently"});
+  auto cut = legacy_file({{"w", "", 0, 6}}, 6, 6);
+  cut->resize(cut->size() - 1);
+  expect_error([&] { tl::io::parse_weights(cut, "legacy.pth"); }, {"legacy.pth", "truncated: storage data"});
 }

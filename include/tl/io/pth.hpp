@@ -54,7 +54,7 @@ struct StorageTable {
       TL_CHECK(st->type == a[1]->etype && st->numel == a[4]->i, what, ": storage '", a[2]->s,
                "' is declared twice with different types or sizes");
     } else {
-      st = std::make_shared<RawStorage>(RawStorage{a[2]->s, a[1]->etype, a[4]->i, nullptr});
+      st = std::make_shared<RawStorage>(RawStorage{a[2]->s, a[1]->etype, a[4]->i, nullptr, nullptr, 0});
     }
     return st;
   }
@@ -177,11 +177,14 @@ inline RawWeights parse_torch_legacy(std::shared_ptr<const Bytes> file, const st
     int64_t off = vm->items[1]->i, size = vm->items[2]->i;
     TL_CHECK(off >= 0 && size >= 0 && off <= st->numel && size <= st->numel - off, what, ": storage view [", off,
              ", +", size, ") is outside storage '", st->key, "' of ", st->numel, " elements");
+    TL_CHECK(!st->base, what, ": storage '", st->key, "' is itself a view");
     auto& v = table.by_key[vm->items[0]->s];
     if (!v) {
-      v = std::make_shared<RawStorage>(RawStorage{vm->items[0]->s, st->type, size, nullptr});
+      v = std::make_shared<RawStorage>(RawStorage{vm->items[0]->s, st->type, size, nullptr, st, off});
       views.push_back({v, st, off});
     }
+    TL_CHECK(v->base == st && v->base_offset == off && v->numel == size, what, ": storage view '", v->key,
+             "' is declared twice differently");
     return detail::storage_obj(up, v);
   });
   pickle::Obj* magic = u.load();

@@ -33,6 +33,10 @@ struct RawStorage {
   ElemType type = ElemType::F32;
   int64_t numel = 0;
   const uint8_t* data = nullptr;  // null until located (legacy files locate storages after the pickle)
+  // A slice of another storage (legacy view_metadata): converted as part of its base, so many
+  // views of one storage cost no extra memory.
+  std::shared_ptr<RawStorage> base;
+  int64_t base_offset = 0;
 };
 
 /// A named tensor: a strided view of a storage (bounds already checked by the parser).
@@ -100,6 +104,11 @@ StateDict<T> to_state_dict(const RawWeights& raw) {
   std::unordered_map<const RawStorage*, std::shared_ptr<Storage<T>>> converted;
   for (const auto& e : raw.entries) {
     const RawStorage* rs = e.storage.get();
+    int64_t offset = e.offset;
+    if (rs && rs->base) {
+      offset += rs->base_offset;
+      rs = rs->base.get();
+    }
     TL_CHECK(rs && rs->data, "load_state_dict: '", raw.path, "': storage of '", e.name, "' has no data");
     auto& st = converted[rs];
     if (!st) {
@@ -108,7 +117,7 @@ StateDict<T> to_state_dict(const RawWeights& raw) {
     }
     auto impl = std::make_shared<TensorImpl<T>>();
     impl->storage = st;
-    impl->offset = e.offset;
+    impl->offset = offset;
     impl->shape = e.shape;
     impl->strides = e.strides;
     TL_CHECK(!sd.contains(e.name), "load_state_dict: '", raw.path, "': duplicate key '", e.name, "'");

@@ -93,7 +93,7 @@ inline RawWeights parse_safetensors(std::shared_ptr<const Bytes> file, const std
              shape_str(e.shape), " of ", dt->s, " needs ", numel, " x ", elem_size(type), " bytes but data_offsets [",
              begin, ", ", end, "] span ", end - begin);
     e.strides = contiguous_strides(e.shape);
-    e.storage = std::make_shared<RawStorage>(RawStorage{name, type, numel, buf + begin});
+    e.storage = std::make_shared<RawStorage>(RawStorage{name, type, numel, buf + begin, nullptr, 0});
     spans.push_back({begin, end, raw.entries.size()});
     raw.entries.push_back(std::move(e));
   }

@@ -5,8 +5,10 @@
 #include <cstdint>
 
 // GCC 12 reports a false -Wmaybe-uninitialized inside Eigen's AVX-512 float GEMM kernels.
+#if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
 #include <Eigen/Core>
 
 namespace tl::kernels {
@@ -58,4 +60,6 @@ void matmul_strided(int64_t M, int64_t N, int64_t K, const T* A, const MatLayout
 }
 
 }  // namespace tl::kernels
+#if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC diagnostic pop
+#endif

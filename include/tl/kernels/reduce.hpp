@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <limits>
 #include <type_traits>
 
 namespace tl::kernels {
@@ -18,6 +19,8 @@ void sum_dim(const T* x, int64_t outer, int64_t r, int64_t inner, T* out) {
     for (int64_t o = 0; o < outer; ++o) {
       const T* p = x + o * r;
       Acc acc = 0;
+      // simd reduction: lets the compiler keep several partial sums (no serial add chain)
+#pragma omp simd reduction(+ : acc)
       for (int64_t k = 0; k < r; ++k) acc += p[k];
       out[o] = static_cast<T>(acc);
     }
@@ -64,6 +67,38 @@ void arg_reduce_dim(const T* x, int64_t outer, int64_t r, int64_t inner, T* val,
       idx[o * inner + i] = bi;
     }
   }
+}
+
+/// out[o, i] = log(sum_k exp(x[o, k, i])) for x dense [outer, r, inner], computed stably as
+/// m + log(sum_k exp(x - m)) with m the row max (m = 0 when it is not finite, so that all -inf
+/// gives -inf and +inf gives +inf).
+template <class T>
+void logsumexp_dim(const T* x, int64_t outer, int64_t r, int64_t inner, T* out) {
+  const int64_t work = outer * r * inner;
+#pragma omp parallel for if (work > 65536) schedule(static)
+  for (int64_t o = 0; o < outer; ++o) {
+    for (int64_t i = 0; i < inner; ++i) {
+      const T* p = x + o * r * inner + i;
+      T m = -std::numeric_limits<T>::infinity();
+      for (int64_t k = 0; k < r; ++k) m = std::max(m, p[k * inner]);
+      if (!std::isfinite(m)) m = T(0);
+      T s = 0;
+      for (int64_t k = 0; k < r; ++k) s += std::exp(p[k * inner] - m);
+      out[o * inner + i] = m + std::log(s);
+    }
+  }
+}
+
+/// gx[o, k, i] = g[o, i] * exp(x[o, k, i] - lse[o, i]) (softmax times the incoming gradient).
+template <class T>
+void logsumexp_dim_backward(const T* x, const T* lse, const T* g, int64_t outer, int64_t r, int64_t inner, T* gx) {
+  const int64_t work = outer * r * inner;
+#pragma omp parallel for if (work > 65536) schedule(static)
+  for (int64_t o = 0; o < outer; ++o)
+    for (int64_t k = 0; k < r; ++k) {
+      const int64_t base = (o * r + k) * inner;
+      for (int64_t i = 0; i < inner; ++i) gx[base + i] = g[o * inner + i] * std::exp(x[base + i] - lse[o * inner + i]);
+    }
 }
 
 /// dst[o, idx[o, j, i], i] += src[o, j, i] for idx/src dense [outer, m, inner], dst dense [outer, r, inner].

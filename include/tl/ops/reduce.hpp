@@ -220,6 +220,22 @@ Tensor<int64_t> arg_extremum(const Tensor<T>& x, std::optional<int64_t> dim, boo
   return extremum_dim<IsMax>(x, *dim, keepdim).indices;
 }
 
+/// Backward of logsumexp: softmax(x) along the dim times the gradient.
+template <class T>
+struct LogsumexpBackward : Node<T> {
+  Tensor<T> x, lse;  // detached: dense input and the output
+  DimSplit p;
+  LogsumexpBackward(Tensor<T> in, Tensor<T> out, DimSplit sp) : x(std::move(in)), lse(std::move(out)), p(sp) {}
+  std::vector<Tensor<T>> backward(const Tensor<T>& g) override {
+    auto gd = dense(g);
+    auto gx = Tensor<T>::uninitialized(x.shape());
+    kernels::logsumexp_dim_backward(x.data(), lse.data(), gd.data(), p.outer, p.r, p.inner, gx.data());
+    return {gx};
+  }
+  void release() override { x = lse = Tensor<T>(); }
+  std::string name() const override { return "LogsumexpBackward"; }
+};
+
 }  // namespace detail
 
 template <class T>
@@ -278,20 +294,20 @@ Tensor<T> std(const Tensor<T>& x, const Shape& dims = {}, int64_t correction = 1
   return sqrt(var(x, dims, correction, keepdim));
 }
 
-/// log(sum(exp(x), dim)), computed stably by subtracting the max first.
+/// log(sum(exp(x), dim)), computed stably (the row max is subtracted first) in one fused kernel.
 template <class T>
 Tensor<T> logsumexp(const Tensor<T>& x, int64_t dim, bool keepdim = false) {
-  int64_t d = normalize_dim(dim, x.dim(), "logsumexp");
-  Tensor<T> m;
-  {
-    NoGradGuard no_grad;
-    m = detail::extremum_dim<true>(x, d, true).values;
-    T* p = m.data();
-    for (int64_t i = 0; i < m.numel(); ++i)
-      if (!std::isfinite(p[i])) p[i] = T(0);  // all -inf (or inf/NaN) rows: let exp/log produce the answer
-  }
-  auto out = log(exp(x - m).sum({d}, true)) + m;
-  return keepdim || x.dim() == 0 ? out : out.squeeze(d);
+  const int64_t d = normalize_dim(dim, x.dim(), "logsumexp");
+  Shape s = x.dim() == 0 ? Shape{1} : x.shape();
+  detail::DimSplit p = detail::split_at(s, d);
+  Shape os = s;
+  os[d] = 1;
+  if (!keepdim || x.dim() == 0) os.erase(os.begin() + d);
+  auto xd = detail::dense(x);
+  auto out = Tensor<T>::uninitialized(os);
+  kernels::logsumexp_dim(xd.data(), p.outer, p.r, p.inner, out.data());
+  if (needs_grad(x)) record<T>(out, std::make_shared<detail::LogsumexpBackward<T>>(xd, out.detach(), p), x);
+  return out;
 }
 
 // ---- methods ----

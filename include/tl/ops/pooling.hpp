@@ -25,7 +25,9 @@ std::pair<Shape, Shape> pool_input_dims(const Tensor<T>& x, const char* op) {
   TL_CHECK(x.dim() == 3 || x.dim() == 4, op, ": expected a 3-d (unbatched) or 4-d input [N, C, H, W], got shape ",
            shape_str(x.shape()));
   const int64_t H = x.size(-2), W = x.size(-1);
-  TL_CHECK(H > 0 && W > 0 && x.numel() > 0, op, ": expected non-empty input, got shape ", shape_str(x.shape()));
+  // An empty batch is fine (as in PyTorch); empty channels or planes are not.
+  TL_CHECK(H > 0 && W > 0 && x.size(-3) > 0, op, ": expected non-empty channels and planes, got shape ",
+           shape_str(x.shape()));
   Shape lead(x.shape().begin(), x.shape().end() - 2);
   return {{x.numel() / (H * W), H, W}, lead};
 }

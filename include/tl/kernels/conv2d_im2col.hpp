@@ -189,10 +189,90 @@ void pack_b_im2col(const Conv2dParams& p, const T* x, int64_t j0, int64_t nc, in
   }
 }
 
+#if defined(TL_KERNELS_ISA_AVX512)
+/// out (16 x 16, row stride lo) = transpose of in (16 x 16, row stride li), with AVX-512 shuffles:
+/// 32-bit then 64-bit interleaves inside 128-bit lanes, then two rounds of 128-bit lane shuffles.
+inline void transpose16x16_avx512(const float* in, int64_t li, float* out, int64_t lo) {
+  // The all-ones-mask forms: GCC 12 warns (-Wmaybe-uninitialized) inside the unmasked intrinsics.
+  const __mmask16 all = 0xFFFF;
+  const __mmask8 all8 = 0xFF;
+  auto unpacklo_ps = [&](__m512 a, __m512 b) { return _mm512_maskz_unpacklo_ps(all, a, b); };
+  auto unpackhi_ps = [&](__m512 a, __m512 b) { return _mm512_maskz_unpackhi_ps(all, a, b); };
+  auto unpacklo_pd = [&](__m512d a, __m512d b) { return _mm512_maskz_unpacklo_pd(all8, a, b); };
+  auto unpackhi_pd = [&](__m512d a, __m512d b) { return _mm512_maskz_unpackhi_pd(all8, a, b); };
+#define TL_SHUFFLE_F32X4(a, b, imm) _mm512_maskz_shuffle_f32x4(all, a, b, imm)
+  __m512 r[16], t[16];
+  for (int i = 0; i < 16; ++i) r[i] = _mm512_loadu_ps(in + i * li);
+  for (int i = 0; i < 8; ++i) {
+    t[2 * i] = unpacklo_ps(r[2 * i], r[2 * i + 1]);
+    t[2 * i + 1] = unpackhi_ps(r[2 * i], r[2 * i + 1]);
+  }
+  // u[i][j] = r[4i + j]: its 128-bit lane L holds column 4L + j of rows 4i..4i+3.
+  for (int i = 0; i < 4; ++i) {
+    const __m512d a = _mm512_castps_pd(t[4 * i]), b = _mm512_castps_pd(t[4 * i + 1]);
+    const __m512d c = _mm512_castps_pd(t[4 * i + 2]), d = _mm512_castps_pd(t[4 * i + 3]);
+    r[4 * i] = _mm512_castpd_ps(unpacklo_pd(a, c));
+    r[4 * i + 1] = _mm512_castpd_ps(unpackhi_pd(a, c));
+    r[4 * i + 2] = _mm512_castpd_ps(unpacklo_pd(b, d));
+    r[4 * i + 3] = _mm512_castpd_ps(unpackhi_pd(b, d));
+  }
+  for (int j = 0; j < 4; ++j) {  // output row 4L + j = lane L of u[0][j], u[1][j], u[2][j], u[3][j]
+    const __m512 lo01 = TL_SHUFFLE_F32X4(r[j], r[4 + j], 0x44), hi01 = TL_SHUFFLE_F32X4(r[j], r[4 + j], 0xEE);
+    const __m512 lo23 = TL_SHUFFLE_F32X4(r[8 + j], r[12 + j], 0x44);
+    const __m512 hi23 = TL_SHUFFLE_F32X4(r[8 + j], r[12 + j], 0xEE);
+    _mm512_storeu_ps(out + (0 + j) * lo, TL_SHUFFLE_F32X4(lo01, lo23, 0x88));
+    _mm512_storeu_ps(out + (4 + j) * lo, TL_SHUFFLE_F32X4(lo01, lo23, 0xDD));
+    _mm512_storeu_ps(out + (8 + j) * lo, TL_SHUFFLE_F32X4(hi01, hi23, 0x88));
+    _mm512_storeu_ps(out + (12 + j) * lo, TL_SHUFFLE_F32X4(hi01, hi23, 0xDD));
+  }
+#undef TL_SHUFFLE_F32X4
+}
+#endif
+
+template <int NR, class T>
+void pack_b_im2col(const Conv2dParams& p, const T* x, int64_t j0, int64_t nc, int64_t d0, int64_t kc, T* dst);
+
+#if defined(TL_KERNELS_ISA_AVX512)
+/// AVX-512 body of pack_b_im2col_t (float, NR = 32): the forward packer writes 32 x 32 blocks of
+/// X_col with vector loads, and each block is transposed in registers.
+inline void pack_b_im2col_t_avx512(const Conv2dParams& p, const float* x, int64_t j0, int64_t kc, int64_t e0,
+                                   int64_t nc, float* dst) {
+  float* tmp = scratch<float>(Scratch::Local, 32 * round_up(kc, 32));
+  alignas(64) float block[32 * 32], tblock[32 * 32];
+  for (int64_t ep = 0; ep < nc; ep += 32) {
+    const int64_t ne = std::min<int64_t>(32, nc - ep);
+    pack_b_im2col<32>(p, x, j0, kc, e0 + ep, ne, tmp);  // [kc/32 pixel panels][ne rows e][32 pixels]
+    float* panel = dst + ep * kc;
+    for (int64_t pp = 0; pp * 32 < kc; ++pp) {
+      const float* src = tmp + pp * 32 * ne;
+      for (int64_t e = 0; e < 32; ++e)
+        for (int64_t t = 0; t < 32; ++t) block[e * 32 + t] = e < ne ? src[e * 32 + t] : 0.f;
+      for (int eh = 0; eh < 32; eh += 16)
+        for (int ph = 0; ph < 32; ph += 16) transpose16x16_avx512(block + eh * 32 + ph, 32, tblock + ph * 32 + eh, 32);
+      const int64_t rows = std::min<int64_t>(32, kc - pp * 32);
+      for (int64_t t = 0; t < rows; ++t) {
+        _mm512_storeu_ps(panel + (pp * 32 + t) * 32, _mm512_load_ps(tblock + t * 32));
+        _mm512_storeu_ps(panel + (pp * 32 + t) * 32 + 16, _mm512_load_ps(tblock + t * 32 + 16));
+      }
+    }
+  }
+}
+#endif
+
 /// Packs the transpose, X_col^T[j0:j0+kc, e0:e0+nc] (depth = pixels, columns = (c, r, s)), as
 /// NR-wide panels: the B operand of the weight gradient dW = dY * X_col^T.
+/// With AVX-512 (float): the forward packer writes 32 x 32 blocks of X_col with vector loads, and
+/// each block is transposed in registers; otherwise a per-pixel gather.
 template <int NR, class T>
 void pack_b_im2col_t(const Conv2dParams& p, const T* x, int64_t j0, int64_t kc, int64_t e0, int64_t nc, T* dst) {
+#if defined(TL_KERNELS_ISA_AVX512)
+  if constexpr (std::is_same_v<T, float> && NR == 32) {
+    if (p.stride_w == 1) {  // strided rows would be gathers anyway: keep the per-pixel gather
+      pack_b_im2col_t_avx512(p, x, j0, kc, e0, nc, dst);
+      return;
+    }
+  }
+#endif
   const int64_t P = p.P(), Q = p.Q(), PQ = P * Q, H = p.H, W = p.W, HW = H * W, CHW = p.C * HW;
   const int64_t RS = p.R * p.S, rmax = (p.R - 1) * p.dil_h, smax = (p.S - 1) * p.dil_w;
   int64_t eoff[NR], er[NR], es[NR];

@@ -57,6 +57,17 @@ TEST_CASE("clip_grad_norm_ edge cases") {
   p.set_grad(Tensor<float>({std::numeric_limits<float>::quiet_NaN(), 1, 1}, {3}));
   CHECK_THROWS_WITH_AS(tl::optim::clip_grad_norm_<float>({p}, 1.0, 2.0, true), doctest::Contains("non-finite"),
                        tl::Error);
+  const double inf = std::numeric_limits<double>::infinity();
+  CHECK(std::isnan(tl::optim::clip_grad_norm_<float>({p}, 1.0, inf)));  // NaN shows in the inf-norm too
+  auto base = tl::zeros<float>({2, 2});
+  auto q = tl::zeros<float>({2}).requires_grad_();
+  base.at_ref({0, 1}) = -3, base.at_ref({1, 1}) = 4;
+  q.set_grad(base.select(1, 1));  // a strided gradient
+  CHECK(tl::optim::clip_grad_norm_<float>({q}, 1.0, inf) == 4.0);
+  // now (-0.75, 1) in place, through the view: L2 norm 1.25, clipped to (-0.6, 0.8)
+  CHECK(tl::optim::clip_grad_norm_<float>({q}, 1.0) == doctest::Approx(1.25).epsilon(1e-5));
+  CHECK(base.at({1, 1}) == doctest::Approx(0.8).epsilon(1e-5));
+  CHECK(base.at({0, 1}) == doctest::Approx(-0.6).epsilon(1e-5));
 }
 
 TEST_CASE("clip_grad_value_ matches PyTorch") {

@@ -8,6 +8,7 @@
 #include <cmath>
 
 #include "tl/optim/optimizer.hpp"
+#include "tl/optim/update_kernels.hpp"
 
 namespace tl::optim {
 
@@ -49,27 +50,25 @@ void check_adam_state(const char* who, const ParamState<T>& s, const std::string
     TL_CHECK(s.buffers.count(n), who, ": load_state_dict: missing key '", prefix, n, "'");
 }
 
-/// The Adam step on dense data. l2 is added to the gradient (Adam); decay scales p first (AdamW).
+/// The Adam step on dense data. l2 is added to the gradient (Adam); decay scales p first (AdamW);
+/// never both.
 template <class T>
 void adam_step(T* p, const T* g, int64_t n, T* m, T* v, T* vmax, int64_t step, double lr,
                const std::array<double, 2>& betas, double eps, double l2, double decay) {
   const double bc1 = 1 - std::pow(betas[0], double(step)), bc2 = 1 - std::pow(betas[1], double(step));
-  const T b1 = static_cast<T>(betas[0]), b2 = static_cast<T>(betas[1]);
-  const T a1 = static_cast<T>(1 - betas[0]), a2 = static_cast<T>(1 - betas[1]);
-  const T wd = static_cast<T>(l2), shrink = static_cast<T>(1 - decay), e = static_cast<T>(eps);
-  const T bc2_sqrt = static_cast<T>(std::sqrt(bc2)), neg_step = static_cast<T>(-(lr / bc1));
-  const bool has_l2 = l2 != 0, has_decay = decay != 0;
-#pragma omp parallel for simd if (n > 65536) schedule(static)
-  for (int64_t i = 0; i < n; ++i) {
-    if (has_decay) p[i] = p[i] * shrink;
-    const T gi = has_l2 ? g[i] + wd * p[i] : g[i];
-    m[i] = m[i] * b1 + a1 * gi;
-    v[i] = v[i] * b2 + a2 * gi * gi;
-    T vi = v[i];
-    if (vmax) vi = vmax[i] = std::max(vmax[i], v[i]);
-    const T denom = std::sqrt(vi) / bc2_sqrt + e;
-    p[i] = p[i] + neg_step * m[i] / denom;
-  }
+  const kernels::AdamScalars<T> c{static_cast<T>(betas[0]), static_cast<T>(betas[1]),
+                                  static_cast<T>(1 - betas[0]), static_cast<T>(1 - betas[1]),
+                                  static_cast<T>(l2),           static_cast<T>(1 - decay),
+                                  static_cast<T>(eps),          static_cast<T>(std::sqrt(bc2)),
+                                  static_cast<T>(-(lr / bc1))};
+  auto run = [&]<bool kL2, bool kDecay, bool kAms>() { kernels::adam<kL2, kDecay, kAms>(n, p, g, m, v, vmax, c); };
+  auto ams = [&]<bool kL2, bool kDecay>() {
+    if (vmax) run.template operator()<kL2, kDecay, true>();
+    else run.template operator()<kL2, kDecay, false>();
+  };
+  if (l2 != 0) ams.template operator()<true, false>();
+  else if (decay != 0) ams.template operator()<false, true>();
+  else ams.template operator()<false, false>();
 }
 
 }  // namespace detail

@@ -23,6 +23,31 @@ void for_each_value(Tensor<T>& t, F&& f) {
     tl::detail::for_each_offset(t.shape(), t.strides(), [&](int64_t o) { f(d[o]); });
   }
 }
+/// max that propagates NaN, like torch.max.
+inline double nan_max(double a, double b) {
+  return std::isnan(a) || std::isnan(b) ? std::numeric_limits<double>::quiet_NaN() : std::max(a, b);
+}
+/// Sum of squares in double (the common case: vectorised).
+template <class T>
+double sum_sq(const T* x, int64_t n) {
+  double acc = 0;
+#pragma omp parallel for simd reduction(+ : acc) if (n > 65536) schedule(static)
+  for (int64_t i = 0; i < n; ++i) acc += double(x[i]) * double(x[i]);
+  return acc;
+}
+/// max |x|, NaN if any element is NaN (so a NaN gradient shows in the total norm).
+template <class T>
+double max_abs(const T* x, int64_t n) {
+  double m = 0;
+  bool nan = false;
+#pragma omp parallel for simd reduction(max : m) reduction(|| : nan) if (n > 65536) schedule(static)
+  for (int64_t i = 0; i < n; ++i) {
+    const double a = std::abs(double(x[i]));
+    m = a > m ? a : m;
+    nan = nan || a != a;
+  }
+  return nan ? std::numeric_limits<double>::quiet_NaN() : m;
+}
 }  // namespace detail
 
 /// Scales all gradients together so their total norm_type-norm (over all of them, as if
@@ -40,8 +65,11 @@ double clip_grad_norm_(const std::vector<Tensor<T>>& params, double max_norm, do
   if (grads.empty()) return 0.0;
   double total = 0;
   for (auto& g : grads) {
-    if (inf) {
-      detail::for_each_value(g, [&](T& x) { total = std::max(total, std::abs(double(x))); });
+    if (g.is_contiguous() && (inf || norm_type == 2.0)) {
+      total = inf ? detail::nan_max(total, detail::max_abs(g.data(), g.numel()))
+                  : total + detail::sum_sq(g.data(), g.numel());
+    } else if (inf) {
+      detail::for_each_value(g, [&](T& x) { total = detail::nan_max(total, std::abs(double(x))); });
     } else if (norm_type == 2.0) {
       detail::for_each_value(g, [&](T& x) { total += double(x) * double(x); });
     } else {

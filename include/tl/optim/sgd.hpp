@@ -8,6 +8,7 @@
 #include <limits>
 
 #include "tl/optim/optimizer.hpp"
+#include "tl/optim/update_kernels.hpp"
 
 namespace tl::optim {
 
@@ -59,21 +60,27 @@ class SGD : public OptimizerImpl<T, SGDOptions> {
   void update(T* p, const T* g, int64_t n, const Shape& shape, ParamState<T>& s, const SGDOptions& o) override {
     const T wd = static_cast<T>(o.weight_decay), mom = static_cast<T>(o.momentum);
     const T keep = static_cast<T>(1 - o.dampening), neg_lr = static_cast<T>(-o.lr);
+    const bool has_wd = o.weight_decay != 0;  // PyTorch skips the add then (matters for inf/NaN params)
     if (o.momentum == 0) {
-#pragma omp parallel for simd if (n > 65536) schedule(static)
-      for (int64_t i = 0; i < n; ++i) p[i] = p[i] + neg_lr * (wd != T(0) ? g[i] + wd * p[i] : g[i]);
+      if (has_wd) kernels::sgd_plain<true>(n, p, g, wd, neg_lr);
+      else kernels::sgd_plain<false>(n, p, g, wd, neg_lr);
       return;
     }
-    const bool first = !s.buffers.count("momentum_buffer");
+    const bool first = !s.buffers.count("momentum_buffer");  // the buffer starts as the first d
     T* buf = this->buffer(s, "momentum_buffer", shape);
-    const bool nesterov = o.nesterov;
-#pragma omp parallel for simd if (n > 65536) schedule(static)
-    for (int64_t i = 0; i < n; ++i) {
-      T d = wd != T(0) ? g[i] + wd * p[i] : g[i];
-      buf[i] = first ? d : buf[i] * mom + keep * d;
-      d = nesterov ? d + mom * buf[i] : buf[i];
-      p[i] = p[i] + neg_lr * d;
-    }
+    auto run = [&]<bool kWD, bool kFirst, bool kNesterov>() {
+      kernels::sgd_momentum<kWD, kFirst, kNesterov>(n, p, g, buf, wd, mom, keep, neg_lr);
+    };
+    auto nest = [&]<bool kWD, bool kFirst>() {
+      if (o.nesterov) run.template operator()<kWD, kFirst, true>();
+      else run.template operator()<kWD, kFirst, false>();
+    };
+    auto with_first = [&]<bool kWD>() {
+      if (first) nest.template operator()<kWD, true>();
+      else nest.template operator()<kWD, false>();
+    };
+    if (has_wd) with_first.template operator()<true>();
+    else with_first.template operator()<false>();
   }
 };
 

@@ -6,7 +6,8 @@ Also GFLOPS per CPU-second (process CPU time, all threads): on a shared, loaded 
 how well each uses the cycles it gets, and is far steadier than wall-clock time.
 
 Usage: python3 bench/compare.py [--build build-kernels] [--rounds 2] [--min-time 0.3] [--filter STR]
-       [--markdown]
+       [--markdown] [--models]
+--models compares whole ResNets instead (bench_resnet vs torchvision models), images per second.
 Needs a build with -DTL_BUILD_BENCH=ON (target bench_conv) and Debian's python3-torch.
 """
 import argparse
@@ -66,6 +67,44 @@ def run_torch(min_time, flt):
     return res
 
 
+def run_tl_models(build, flt):
+    cmd = [os.path.join(build, "bench", "bench_resnet"), "--benchmark_format=json"]
+    if flt:
+        cmd.append(f"--benchmark_filter={flt}")
+    p = subprocess.run(cmd, env=bench_env(), capture_output=True, text=True, check=True)
+    data = json.loads(p.stdout)
+    rss = [line for line in p.stderr.splitlines() if line.startswith("peak_rss")]
+    return {b["name"].split("/min_time")[0].split("/real_time")[0]: b["images_per_s"] for b in data["benchmarks"]}, rss
+
+
+def run_torch_models(min_time, flt):
+    cmd = ["/usr/bin/python3", os.path.join(HERE, "compare_pytorch.py"), "--models", "--min-time", str(min_time)]
+    if flt:
+        cmd += ["--filter", flt]
+    p = subprocess.run(cmd, env=bench_env(), capture_output=True, text=True, check=True)
+    return {r["model"]: r for r in map(json.loads, p.stdout.splitlines())}
+
+
+def models_table(args):
+    tl, th = {}, {}
+    for rnd in range(args.rounds):
+        print(f"round {rnd + 1}/{args.rounds}: tl models ...", file=sys.stderr, flush=True)
+        r, rss = run_tl_models(args.build, args.filter)
+        for k, v in r.items():
+            tl[k] = max(tl.get(k, 0), v)
+        print(f"round {rnd + 1}/{args.rounds}: pytorch models ...", file=sys.stderr, flush=True)
+        for k, v in run_torch_models(args.min_time, args.filter).items():
+            if k not in th or v["images_per_s"] > th[k]["images_per_s"]:
+                th[k] = v
+        print(f"  tl {rss}", file=sys.stderr)
+    print("| model | tl images/s | torch images/s | torch layout | tl/torch |")
+    print("|---|---|---|---|---|")
+    for k, v in tl.items():
+        if k in th:
+            p = th[k]
+            print(f"| {k} | {v:.2f} | {p['images_per_s']:.2f} | {p['layout']} | {v / p['images_per_s']:.2f} |")
+
+
 def best(a, b, key):
     if a is None:
         return b
@@ -79,7 +118,11 @@ def main():
     ap.add_argument("--min-time", type=float, default=0.3)
     ap.add_argument("--filter", default="")
     ap.add_argument("--markdown", action="store_true")
+    ap.add_argument("--models", action="store_true", help="whole ResNets (bench_resnet) instead of conv layers")
     args = ap.parse_args()
+    if args.models:
+        models_table(args)
+        return
 
     tl, th, peaks, peaks_cpu, afters = {}, {}, [], [], []
     for rnd in range(args.rounds):

@@ -62,13 +62,68 @@ def time_call(fn, min_time):
     return statistics.median(times), (time.process_time() - cpu0) / len(times)
 
 
+MODEL_CASES = [  # depth, train, batch, size -- same as bench_resnet.cpp
+    (18, True, 32, 32), (18, True, 8, 224), (18, False, 8, 224), (18, False, 32, 32),
+    (50, False, 8, 224), (50, False, 32, 32), (50, True, 8, 224),
+]
+
+
+def model_name(c):
+    depth, train, batch, size = c
+    return f"resnet{depth}/{'train' if train else 'infer'}/{batch}x{size}"
+
+
+def time_model(c, channels_last, min_time):
+    import torchvision
+    depth, train, batch, size = c
+    fmt = torch.channels_last if channels_last else torch.contiguous_format
+    model = (torchvision.models.resnet18 if depth == 18 else torchvision.models.resnet50)(weights=None)
+    model = model.to(memory_format=fmt)
+    x = torch.randn(batch, 3, size, size).to(memory_format=fmt)
+    target = torch.randint(0, 1000, (batch,))
+    opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
+    loss_fn = torch.nn.CrossEntropyLoss()
+
+    def step():
+        if train:
+            model.train()
+            loss = loss_fn(model(x), target)
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+        else:
+            model.eval()
+            with torch.no_grad():
+                model(x)
+    t, cpu = time_call(step, min_time)
+    return batch / t, batch / cpu
+
+
+def run_models(args):
+    for c in MODEL_CASES:
+        name = model_name(c)
+        if args.filter and args.filter not in name:
+            continue
+        best = None
+        for cl in (False, True):
+            ips, ips_cpu = time_model(c, cl, args.min_time)
+            if best is None or ips > best[0]:
+                best = (ips, "channels_last" if cl else "nchw", ips_cpu)
+        print(json.dumps({"model": name, "images_per_s": best[0], "layout": best[1], "images_per_cpu_s": best[2],
+                          "threads": torch.get_num_threads(), "torch": torch.__version__}), flush=True)
+
+
 def main():
     ap = argparse.ArgumentParser()
+    ap.add_argument("--models", action="store_true", help="time whole ResNets instead of conv layers")
     ap.add_argument("--min-time", type=float, default=0.3, help="seconds per (shape, pass, layout)")
     ap.add_argument("--filter", default="", help="substring of '<pass>/<shape>' to run")
     args = ap.parse_args()
     torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS", "2")))
     torch.manual_seed(0)
+    if args.models:
+        run_models(args)
+        return
     with torch.no_grad():
         for s in SHAPES:
             for pass_ in PASSES:

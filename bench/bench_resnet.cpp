@@ -1,0 +1,72 @@
+// Whole models: ResNet-18/50 (torchvision architecture, tl::models), images per second for inference
+// (eval, no grad) and for a training step (forward, cross entropy, backward, SGD step), 2 threads by
+// OMP_NUM_THREADS. Counter images_per_s; peak RSS of the process is printed at the end.
+// PyTorch's numbers for the same cases: bench/compare_pytorch.py --models.
+// GCC 12 reports false "maybe uninitialized" warnings inside Eigen's AVX-512 intrinsics wrappers.
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#pragma GCC diagnostic ignored "-Wuninitialized"
+#include <benchmark/benchmark.h>
+#include <sys/resource.h>
+
+#include <cstdio>
+#include <string>
+#include <tl/models/models.hpp>
+#include <tl/optim/optim.hpp>
+#include <tl/tl.hpp>
+
+namespace {
+
+namespace F = tl::nn::functional;
+
+void run_model(benchmark::State& state, int depth, bool train, int64_t batch, int64_t size) {
+  tl::manual_seed(0);
+  auto model = depth == 18 ? tl::models::resnet18<float>(1000) : tl::models::resnet50<float>(1000);
+  auto x = tl::randn<float>({batch, 3, size, size});
+  auto target = tl::randint<int64_t>(0, 1000, {batch});
+  tl::optim::SGD<float> opt(model->parameters(), {.lr = 0.01, .momentum = 0.9});
+  auto step = [&] {
+    if (train) {
+      model->train();
+      auto loss = F::cross_entropy(model->forward(x), target);
+      opt.zero_grad();
+      loss.backward();
+      opt.step();
+    } else {
+      model->eval();
+      tl::NoGradGuard ng;
+      auto y = model->forward(x);
+      benchmark::DoNotOptimize(y.data());
+    }
+  };
+  step();  // warm-up: scratch buffers, optimizer state
+  for (auto _ : state) step();
+  state.counters["images_per_s"] =
+      benchmark::Counter(static_cast<double>(batch), benchmark::Counter::kIsIterationInvariantRate);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  struct Case {
+    int depth;
+    bool train;
+    int64_t batch, size;
+  };
+  const Case cases[] = {{18, true, 32, 32}, {18, true, 8, 224}, {18, false, 8, 224}, {18, false, 32, 32},
+                        {50, false, 8, 224}, {50, false, 32, 32}, {50, true, 8, 224}};
+  for (const auto& c : cases) {
+    const std::string name = "resnet" + std::to_string(c.depth) + (c.train ? "/train/" : "/infer/") +
+                             std::to_string(c.batch) + "x" + std::to_string(c.size);
+    benchmark::RegisterBenchmark(name.c_str(), run_model, c.depth, c.train, c.batch, c.size)
+        ->UseRealTime()
+        ->Unit(benchmark::kMillisecond)
+        ->MinTime(1.0);
+  }
+  benchmark::Initialize(&argc, argv);
+  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
+  benchmark::RunSpecifiedBenchmarks();
+  rusage ru{};
+  getrusage(RUSAGE_SELF, &ru);
+  std::fprintf(stderr, "peak_rss_mib %.1f\n", static_cast<double>(ru.ru_maxrss) / 1024.0);
+  benchmark::Shutdown();
+}

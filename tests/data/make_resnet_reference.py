@@ -12,6 +12,11 @@ every weight is random and seeded. Three jobs:
       recomputes bit for bit, so only outputs are stored. Committed as tests/data/resnet_hash_ref.bin
       (a few kB): numerical checks run even where torch is absent.
 
+  make_resnet_reference.py verify NAME FILE.pth FILE.safetensors
+      Checks that files tl wrote load in PyTorch: the .pth with torch.load(weights_only=True), the
+      .safetensors with a minimal reader; both strictly into torchvision's NAME, with equal values.
+      Exit status 0 when they do.
+
   make_resnet_reference.py random OUTDIR
       The issue's full-size check: ResNet-18, ResNet-50 and ResNeXt-50 at 224x224 with torchvision's
       seeded init plus randomised BN weight/bias and running statistics. Per model, OUTDIR gets
@@ -183,6 +188,34 @@ def save_safetensors(path, sd):
             f.write(b)
 
 
+TORCH_DTYPES = {"F32": torch.float32, "F64": torch.float64, "I64": torch.int64}
+
+
+def load_safetensors(path):
+    with open(path, "rb") as f:
+        n = struct.unpack("<Q", f.read(8))[0]
+        header = json.loads(f.read(n))
+        data = f.read()
+    header.pop("__metadata__", None)
+    out = {}
+    for k, v in header.items():
+        b, e = v["data_offsets"]
+        out[k] = torch.frombuffer(bytearray(data[b:e]), dtype=TORCH_DTYPES[v["dtype"]]).reshape(v["shape"])
+    return out
+
+
+def verify(name, pth, st):
+    a = torch.load(pth, weights_only=True)
+    b = load_safetensors(st)
+    m = build(name, a["fc.weight"].shape[0])
+    m.load_state_dict(a)  # strict
+    m.load_state_dict(b)
+    assert list(a.keys()) == list(m.state_dict().keys()), "key order differs from torchvision's"
+    for k in a:
+        assert a[k].dtype == b[k].dtype and torch.equal(a[k], b[k]), k
+    print(f"verify: {pth} and {st} load into torchvision {name} ({len(a)} entries)")
+
+
 def write_random(outdir):
     os.makedirs(outdir, exist_ok=True)
     torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS", "2")))
@@ -223,6 +256,8 @@ if __name__ == "__main__":
         write_keys(sys.argv[2])
     elif sys.argv[1] == "hash":
         write_hash(sys.argv[2])
+    elif sys.argv[1] == "verify":
+        verify(sys.argv[2], sys.argv[3], sys.argv[4])
     elif sys.argv[1] == "random":
         write_random(sys.argv[2])
     else:

@@ -6,6 +6,8 @@
 
 #include <chrono>
 #include <cstdio>
+#include <filesystem>
+#include <type_traits>
 
 #include "models/resnet_support.hpp"
 
@@ -16,12 +18,13 @@ struct Loaded {
   std::shared_ptr<tl::models::ResNet<float>> model;
 };
 
-/// The model with the reference's weights, loaded strictly through Module::load_state_dict.
+/// The model with the weights torch.save wrote (<name>.pth, zip format), loaded strictly. The
+/// legacy .pth and .safetensors files give bit-identical state dicts (test_resnet_io.cpp).
 Loaded load(const std::string& dir, const std::string& name) {
   Loaded l;
   l.ref = tl::test::read_ref(dir + "/" + name + "_ref.tlref");
   l.model = tl::models::resnet_by_name(name);
-  l.model->load_state_dict(tl::test::ref_state_dict<float>(l.ref, l.model->state_dict().keys()));
+  l.model->load_state_dict(tl::io::load_state_dict(dir + "/" + name + ".pth"));
   return l;
 }
 
@@ -80,4 +83,25 @@ TEST_CASE("ResNeXt-50 32x4d at 224x224 matches PyTorch (eval logits)") {
   if (dir.empty()) return;
   auto l = load(dir, "resnext50_32x4d");
   CHECK(eval_diff(l, "resnext50_32x4d") < 1e-4);
+}
+
+TEST_CASE("The issue's API contract compiles and behaves as commented") {
+  const auto& dir = tl::test::torch_reference_dir();
+  if (dir.empty()) return;
+  const std::string out_path = dir + "/tmp_contract.safetensors";
+  // --- the contract, verbatim but for the paths ---
+  auto model = tl::models::resnet50(1000);            // std::shared_ptr<tl::models::ResNet<float>>
+  auto sd = tl::io::load_state_dict(dir + "/resnet50.pth");  // or .safetensors / legacy .pth / checkpoint
+  model->load_state_dict(sd);                         // strict by default
+  model->eval();
+  tl::NoGradGuard no_grad;
+  auto logits = model->forward(tl::randn<float>({2, 3, 224, 224}));   // shape {2, 1000}
+  tl::io::save_safetensors(out_path, model->state_dict());
+  // --- checks ---
+  static_assert(std::is_same_v<decltype(model), std::shared_ptr<tl::models::ResNet<float>>>);
+  CHECK(logits.shape() == tl::Shape{2, 1000});
+  auto back = tl::io::load_state_dict(out_path);
+  CHECK(back.keys() == model->state_dict().keys());
+  CHECK(tl::test::max_abs_diff(back.at("layer4.2.conv3.weight"), sd.at("layer4.2.conv3.weight")) == 0.0);
+  std::filesystem::remove(out_path);
 }

@@ -37,6 +37,9 @@ conv_configs = [
     ("dilation2", (1, 2, 8, 9), (3, 2, 3, 3), False, 1, 2, 2, 1),
     ("depthwise", (2, 3, 6, 7), (3, 1, 3, 3), False, 2, 1, 1, 3),
     ("pointwise", (2, 6, 5, 5), (4, 6, 1, 1), True, 1, 0, 1, 1),
+    ("same_even", (1, 2, 6, 7), (3, 2, 4, 2), True, 1, "same", (1, 2), 1),
+    ("same_odd", (2, 2, 5, 5), (2, 1, 3, 3), False, 1, "same", 1, 2),
+    ("valid", (1, 3, 6, 5), (2, 3, 3, 2), True, 2, "valid", 1, 1),
 ]
 for name, xs, ws, has_b, s, p, d, g in conv_configs:
     x, w = leaf(*xs), leaf(*ws, scale=0.3)

@@ -1,5 +1,7 @@
 #include <doctest/doctest.h>
 
+#include <optional>
+
 #include <tl/tl.hpp>
 
 #include "nn/test_conv_support.hpp"
@@ -17,12 +19,15 @@ struct ConvCase {
   bool bias;
   Pair stride, padding, dilation;
   int64_t groups;
+  std::optional<tl::PaddingMode> mode = std::nullopt;  // "same" / "valid" instead of `padding`
 };
 // The same configurations as conv_configs in tests/data/make_conv_reference.py.
 const ConvCase kConvCases[] = {
     {"basic", true, 1, 1, 1, 1},          {"stride2", true, 2, 0, 1, 1},
     {"nonsquare", true, {2, 1}, {1, 0}, {1, 2}, 2}, {"dilation2", false, 1, 2, 2, 1},
     {"depthwise", false, 2, 1, 1, 3},     {"pointwise", true, 1, 0, 1, 1},
+    {"same_even", true, 1, 0, {1, 2}, 1, tl::kSame}, {"same_odd", false, 1, 0, 1, 2, tl::kSame},
+    {"valid", true, 2, 0, 1, 1, tl::kValid},
 };
 
 template <class T>
@@ -33,7 +38,8 @@ void check_conv_against_pytorch(double rtol) {
     auto x = cref<T>(pre + "x").requires_grad_();
     auto w = cref<T>(pre + "w").requires_grad_();
     Tensor<T> b = c.bias ? cref<T>(pre + "b").requires_grad_() : Tensor<T>();
-    auto y = tl::conv2d(x, w, b, c.stride, c.padding, c.dilation, c.groups);
+    auto y = c.mode ? tl::conv2d(x, w, b, c.stride, *c.mode, c.dilation, c.groups)
+                    : tl::conv2d(x, w, b, c.stride, c.padding, c.dilation, c.groups);
     check_close(y, pre + "y", rtol);
     y.backward(cref<T>(pre + "gy"));
     check_close(x.grad(), pre + "gx", rtol);
@@ -166,6 +172,25 @@ TEST_CASE("nn::Conv2d: the layer contract") {
   CHECK(tl::test::throws_with([&] { dw->forward(tl::randn<float>({1, 3, 7, 5})); }, "expected input with 4 channels"));
   CHECK(tl::test::throws_with([&] { tl::nn::Conv2d<float>(3, 8, 3, 1, 0, 1, 2); },
                               "in_channels (3) must be divisible by groups (2)"));
+}
+
+TEST_CASE("conv2d padding same/valid: shapes, gradcheck, errors, Conv2d printout") {
+  auto x = tl::randn<double>({1, 2, 5, 6});
+  CHECK(tl::conv2d(x, tl::randn<double>({3, 2, 4, 3}), Tensor<double>(), 1, tl::kSame).shape() ==
+        tl::Shape{1, 3, 5, 6});
+  CHECK(tl::conv2d(x, tl::randn<double>({3, 2, 4, 3}), Tensor<double>(), 1, tl::kValid).shape() ==
+        tl::Shape{1, 3, 2, 4});
+  tl::Generator gen(9);
+  auto r = tl::gradcheck(
+      [](const std::vector<Tensor<double>>& v) { return tl::conv2d(v[0], v[1], v[2], 1, tl::kSame, {2, 1}); },
+      {tl::randn<double>({1, 2, 5, 4}, gen), tl::randn<double>({2, 2, 2, 4}, gen), tl::randn<double>({2}, gen)});
+  CHECK_MESSAGE(r.ok, r.message);
+  CHECK(tl::test::throws_with([&] { tl::conv2d(x, tl::randn<double>({3, 2, 3, 3}), Tensor<double>(), 2, tl::kSame); },
+                              "padding='same' is not supported for strided convolutions"));
+  auto conv = std::make_shared<tl::nn::Conv2d<float>>(2, 4, 3, 1, tl::kSame);
+  CHECK(conv->repr() == "Conv2d(2, 4, kernel_size=(3, 3), stride=(1, 1), padding=same)");
+  CHECK(conv->forward(tl::randn<float>({1, 2, 7, 5})).shape() == tl::Shape{1, 4, 7, 5});
+  CHECK(tl::test::throws_with([] { tl::nn::Conv2d<float>(2, 4, 3, 2, tl::kSame); }, "padding='same'"));
 }
 
 TEST_CASE("nn::Conv2d matches functional conv2d and loads a state dict") {

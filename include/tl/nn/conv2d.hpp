@@ -1,6 +1,7 @@
 #pragma once
 // tl::nn::Conv2d: a 2-d convolution layer like torch.nn.Conv2d (zero padding).
 #include <memory>
+#include <optional>
 #include <sstream>
 #include <string>
 
@@ -16,6 +17,7 @@ class Conv2d : public Module<T> {
   int64_t in_channels, out_channels;
   Pair kernel_size, stride, padding, dilation;
   int64_t groups;
+  std::optional<PaddingMode> padding_mode;  // set when built with kSame / kValid (then `padding` is unused)
   Tensor<T> weight;  // [out_channels, in_channels / groups, kH, kW]
   Tensor<T> bias;    // [out_channels], undefined when bias = false
 
@@ -40,6 +42,15 @@ class Conv2d : public Module<T> {
     reset_parameters();
   }
 
+  /// Conv2d(in, out, kernel, stride, tl::kSame or tl::kValid, ...), like PyTorch's padding="same"/"valid".
+  Conv2d(int64_t in_channels_, int64_t out_channels_, Pair kernel_size_, Pair stride_, PaddingMode padding_,
+         Pair dilation_ = 1, int64_t groups_ = 1, bool bias_ = true)
+      : Conv2d(in_channels_, out_channels_, kernel_size_, stride_, 0, dilation_, groups_, bias_) {
+    TL_CHECK(padding_ != PaddingMode::same || stride == Pair(1),
+             "Conv2d: padding='same' is not supported for strided convolutions (stride ", stride.str(), ")");
+    padding_mode = padding_;
+  }
+
   /// PyTorch's default: weight and bias ~ U(-1/sqrt(fan_in), 1/sqrt(fan_in)), fan_in = C/groups * kH * kW.
   void reset_parameters(Generator& gen = default_generator()) { init::default_layer_init(weight, bias, gen); }
 
@@ -48,6 +59,7 @@ class Conv2d : public Module<T> {
              shape_str(x.shape()));
     TL_CHECK(x.size(-3) == in_channels, "Conv2d: expected input with ", in_channels, " channels, got shape ",
              shape_str(x.shape()));
+    if (padding_mode) return conv2d(x, weight, bias, stride, *padding_mode, dilation, groups);
     return conv2d(x, weight, bias, stride, padding, dilation, groups);
   }
 
@@ -56,7 +68,8 @@ class Conv2d : public Module<T> {
   std::string extra_repr() const override {
     std::ostringstream s;
     s << in_channels << ", " << out_channels << ", kernel_size=" << kernel_size.str() << ", stride=" << stride.str();
-    if (padding != Pair(0)) s << ", padding=" << padding.str();
+    if (padding_mode) s << ", padding=" << (*padding_mode == PaddingMode::same ? "same" : "valid");
+    else if (padding != Pair(0)) s << ", padding=" << padding.str();
     if (dilation != Pair(1)) s << ", dilation=" << dilation.str();
     if (groups != 1) s << ", groups=" << groups;
     if (!bias.defined()) s << ", bias=False";

@@ -12,6 +12,11 @@
 
 namespace tl {
 
+/// conv2d's string paddings, like PyTorch's padding="valid" / padding="same" (libtorch: torch::kSame).
+enum class PaddingMode { valid, same };
+inline constexpr PaddingMode kValid = PaddingMode::valid;
+inline constexpr PaddingMode kSame = PaddingMode::same;
+
 namespace detail {
 
 /// A dense row-major tensor with t's values (t itself when already dense); no autograd link.
@@ -116,6 +121,24 @@ Tensor<T> conv2d(const Tensor<T>& input, const Tensor<T>& weight, const Tensor<T
     record<T>(out, node, input, weight, bias);
   }
   return out;
+}
+
+/// conv2d with padding kValid (none) or kSame (output H x W = input H x W; stride must be 1). When the
+/// dilated kernel's total padding d*(k-1) is odd, the extra row/column goes at the bottom/right, as in
+/// PyTorch: computed as a symmetric padding one larger, dropping the first output row/column.
+template <class T>
+Tensor<T> conv2d(const Tensor<T>& input, const Tensor<T>& weight, const Tensor<T>& bias, Pair stride,
+                 PaddingMode padding, Pair dilation = 1, int64_t groups = 1) {
+  if (padding == PaddingMode::valid) return conv2d(input, weight, bias, stride, 0, dilation, groups);
+  TL_CHECK(stride == Pair(1), "conv2d: padding='same' is not supported for strided convolutions (stride ",
+           stride.str(), ")");
+  TL_CHECK(weight.defined() && weight.dim() == 4, "conv2d: expected a 4-d weight, got ",
+           weight.defined() ? shape_str(weight.shape()) : std::string("an undefined tensor"));
+  const int64_t th = dilation.h * (weight.size(2) - 1), tw = dilation.w * (weight.size(3) - 1);
+  Tensor<T> y = conv2d(input, weight, bias, 1, Pair((th + 1) / 2, (tw + 1) / 2), dilation, groups);
+  if (th % 2) y = y.narrow(-2, 1, y.size(-2) - 1);
+  if (tw % 2) y = y.narrow(-1, 1, y.size(-1) - 1);
+  return (th % 2 || tw % 2) ? y.contiguous() : y;
 }
 
 }  // namespace tl

@@ -2,7 +2,7 @@
 """Times PyTorch's CPU convolutions on the conv shapes of bench_conv.cpp (issue #4), forward,
 backward-data and backward-weight, at its best of NCHW and channels_last, and prints one JSON
 object per line: {"pass", "shape", "ms", "gflops", "layout", "cpu_ms", "gflops_cpu"} where ms is the
-median wall time of a call and cpu_ms the process CPU time per call (all threads).
+mean wall time of a call and cpu_ms the process CPU time per call (all threads).
 
 Run with Debian's torch:  OMP_NUM_THREADS=2 OPENBLAS_NUM_THREADS=1 /usr/bin/python3 bench/compare_pytorch.py
 (bench/compare.py sets the environment, including the glibc malloc thresholds, and runs tl next to it.)
@@ -10,7 +10,6 @@ Run with Debian's torch:  OMP_NUM_THREADS=2 OPENBLAS_NUM_THREADS=1 /usr/bin/pyth
 import argparse
 import json
 import os
-import statistics
 import time
 
 import torch
@@ -51,15 +50,15 @@ def make_call(s, pass_, channels_last):
 
 
 def time_call(fn, min_time):
-    """Median wall seconds per call, and process CPU seconds per call (all threads) over the same calls."""
+    """Mean wall seconds per call (as Google Benchmark reports for tl), and process CPU seconds per
+    call (all threads), over the same calls."""
     fn()  # warm-up (allocations, oneDNN primitive creation)
-    times = []
+    calls = 0
     start, cpu0 = time.perf_counter(), time.process_time()
-    while time.perf_counter() - start < min_time or len(times) < 3:
-        t0 = time.perf_counter()
+    while time.perf_counter() - start < min_time or calls < 3:
         fn()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times), (time.process_time() - cpu0) / len(times)
+        calls += 1
+    return (time.perf_counter() - start) / calls, (time.process_time() - cpu0) / calls
 
 
 MODEL_CASES = [  # depth, train, batch, size -- same as bench_resnet.cpp

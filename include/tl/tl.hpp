@@ -17,3 +17,5 @@
 #include "tl/nn/nn.hpp"
 #include "tl/io/io.hpp"
 #include "tl/optim/optim.hpp"
+#include "tl/data/data.hpp"
+#include "tl/train/train.hpp"

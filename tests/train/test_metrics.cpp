@@ -100,6 +100,7 @@ TEST_CASE("history CSV round trip, metrics JSONL/CSV and the SVG chart") {
   CHECK(svg.find("</svg>") != std::string::npos);
   CHECK(svg.find("polyline") != std::string::npos);
   CHECK(svg.find("val top-1") != std::string::npos);
+  for (const char* tick : {">1</text>", ">2</text>", ">3</text>"}) CHECK(svg.find(tick) != std::string::npos);  // epochs
   // appending keeps earlier lines
   {
     tt::MetricsLogger log(dir + "/run/metrics.jsonl", /*append=*/true);

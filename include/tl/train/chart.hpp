@@ -28,7 +28,8 @@ inline std::vector<double> nice_ticks(double lo, double hi, int n = 5) {
       break;
     }
   std::vector<double> t;
-  for (double v = std::ceil(lo / step) * step; v <= hi + step * 1e-9; v += step) t.push_back(std::abs(v) < step * 1e-9 ? 0 : v);
+  for (auto k = static_cast<int64_t>(std::ceil(lo / step - 1e-9)); double(k) * step <= hi + step * 1e-9; ++k)
+    t.push_back(double(k) * step);  // k * step, not repeated adds: no drift
   return t;
 }
 
@@ -63,8 +64,8 @@ inline void svg_panel(std::ostringstream& o, double x0, double y0, double w, dou
     o << "<text x='" << l - 6 << "' y='" << Y(v) + 4 << "' text-anchor='end' font-size='11'>"
       << (percent ? fmt(std::round(v * 1000) / 10) + "%" : fmt(v)) << "</text>\n";
   }
-  for (double v : nice_ticks(x_lo, x_hi, 8)) {
-    if (v != std::floor(v) || v < x_lo || v > x_hi) continue;
+  const auto x_step = std::max<int64_t>(1, static_cast<int64_t>(std::ceil((x_hi - x_lo) / 8)));
+  for (double v = x_lo; v <= x_hi; v += double(x_step)) {  // whole epochs
     o << "<line x1='" << X(v) << "' x2='" << X(v) << "' y1='" << b << "' y2='" << b + 4 << "' stroke='#888'/>";
     o << "<text x='" << X(v) << "' y='" << b + 16 << "' text-anchor='middle' font-size='11'>" << fmt(v) << "</text>\n";
   }

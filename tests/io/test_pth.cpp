@@ -331,6 +331,11 @@ TEST_CASE("truncated and corrupted torch files always throw tl::Error (never cra
   tl::test::write_file(path, b);
   expect_error([&] { tl::io::load_state_dict(path); }, {path, "runs past the start of the central directory"});
   corrupt(cd_off + 42, {0xff, 0xff, 0xff, 0x00}, "local header offset");
+  // The second entry pointing at the first one's bytes (same data named twice) is refused.
+  size_t second = cd_off + 46 + tl::io::read_le<uint16_t>(full.data() + cd_off + 28) +
+                  tl::io::read_le<uint16_t>(full.data() + cd_off + 30) + tl::io::read_le<uint16_t>(full.data() + cd_off + 32);
+  REQUIRE(tl::io::read_le<uint32_t>(full.data() + second) == 0x02014b50);
+  corrupt(second + 42, {0, 0, 0, 0}, "overlap");
   corrupt(cd_off + 10, {8, 0}, "is compressed (method 8)");
 }
 

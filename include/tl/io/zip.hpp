@@ -2,6 +2,7 @@
 // A minimal ZIP reader and writer for PyTorch archives: STORED (uncompressed) entries only, zip64
 // aware. The reader takes sizes and offsets from the central directory (torch writes zeros in the
 // local headers) and checks every one of them against the file size.
+#include <algorithm>
 #include <cstdint>
 #include <cstdio>
 #include <string>
@@ -19,6 +20,7 @@ struct ZipEntry {
   uint64_t size = 0;
   uint32_t crc = 0;
   uint16_t method = 0;  // 0 = stored; others are listed but their data cannot be read
+  uint64_t local = 0;   // offset of the local header
 };
 
 class ZipReader {
@@ -74,10 +76,22 @@ class ZipReader {
     TL_CHECK(count <= cd_size / 46, what_, ": central directory claims ", count, " entries in ", cd_size, " bytes");
     ByteCursor cd(d_ + cd_off, static_cast<size_t>(cd_size), what_ + ": central directory");
     entries_.reserve(static_cast<size_t>(count));
-    for (uint64_t k = 0; k < count; ++k) entries_.push_back(entry(cd, cd_off, verify_crc));
+    for (uint64_t k = 0; k < count; ++k) entries_.push_back(entry(cd, cd_off));
+    // Entries must not share bytes: otherwise a small file could name the same data many times
+    // and make readers convert (and CRC-check) it again and again.
+    std::vector<const ZipEntry*> by_pos;
+    for (const auto& e : entries_) by_pos.push_back(&e);
+    std::sort(by_pos.begin(), by_pos.end(), [](const ZipEntry* a, const ZipEntry* b) { return a->local < b->local; });
+    for (size_t k = 1; k < by_pos.size(); ++k)
+      TL_CHECK(by_pos[k]->local >= by_pos[k - 1]->offset + by_pos[k - 1]->size, what_, ": entries '",
+               by_pos[k - 1]->name, "' and '", by_pos[k]->name, "' overlap");
+    if (verify_crc)
+      for (const auto& e : entries_)
+        TL_CHECK(e.method != 0 || crc32(d_ + e.offset, static_cast<size_t>(e.size)) == e.crc, what_, ": entry '",
+                 e.name, "' fails its CRC-32 check (corrupted file)");
   }
 
-  ZipEntry entry(ByteCursor& cd, uint64_t cd_off, bool verify_crc) {
+  ZipEntry entry(ByteCursor& cd, uint64_t cd_off) {
     TL_CHECK(cd.le<uint32_t>("entry signature") == 0x02014b50, what_, ": bad central directory entry signature at offset ",
              cd_off + cd.pos() - 4);
     cd.take(4, "entry header");
@@ -114,9 +128,7 @@ class ZipReader {
              " bytes at offset ", start, ") runs past the start of the central directory (truncated file?)");
     e.offset = start;
     e.size = usize;
-    if (verify_crc && method == 0)
-      TL_CHECK(crc32(d_ + start, static_cast<size_t>(usize)) == e.crc, what_, ": entry '", e.name,
-               "' fails its CRC-32 check (corrupted file)");
+    e.local = local;
     TL_CHECK(index_.emplace(e.name, entries_.size()).second, what_, ": duplicate entry '", e.name, "'");
     return e;
   }

@@ -4,10 +4,12 @@
 #include <algorithm>
 #include <cstdint>
 
-// GCC 12 reports a false -Wmaybe-uninitialized inside Eigen's AVX-512 float GEMM kernels.
+// GCC 12 reports a false -W(maybe-)uninitialized inside Eigen's AVX-512 float GEMM kernels. The
+// pragma only helps when this is the first header to include Eigen in a translation unit.
 #if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#pragma GCC diagnostic ignored "-Wuninitialized"
 #endif
 #include <Eigen/Core>
 

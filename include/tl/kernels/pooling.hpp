@@ -44,11 +44,11 @@ void max_pool2d_forward(const Pool2dParams& p, const T* x, T* y, int64_t* idx) {
         T m = -std::numeric_limits<T>::infinity();
         for (int64_t ih = h0; ih < h1; ih += p.dh)
           for (int64_t iw = w0; iw < w1; iw += p.dw) {
-            const T v = xp[ih * p.W + iw];
-            if (v > m || std::isnan(v)) {
-              m = v;
-              best = ih * p.W + iw;
-            }
+            const int64_t at = ih * p.W + iw;
+            const T v = xp[at];
+            const bool take = (v > m) | (v != v);  // selects, not branches: random data mispredicts
+            m = take ? v : m;
+            best = take ? at : best;
           }
         const int64_t o = (pl * p.P + oh) * p.Q + ow;
         y[o] = m;
@@ -179,11 +179,11 @@ void adaptive_max_pool2d_forward(int64_t planes, int64_t H, int64_t W, int64_t P
         T m = -std::numeric_limits<T>::infinity();
         for (int64_t ih = h0; ih < h1; ++ih)
           for (int64_t iw = w0; iw < w1; ++iw) {
-            const T v = xp[ih * W + iw];
-            if (v > m || std::isnan(v)) {
-              m = v;
-              best = ih * W + iw;
-            }
+            const int64_t at = ih * W + iw;
+            const T v = xp[at];
+            const bool take = (v > m) | (v != v);  // v != v: NaN propagates
+            m = take ? v : m;
+            best = take ? at : best;
           }
         y[(pl * P + oh) * Q + ow] = m;
         idx[(pl * P + oh) * Q + ow] = best;

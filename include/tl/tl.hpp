@@ -19,3 +19,4 @@
 #include "tl/optim/optim.hpp"
 #include "tl/data/data.hpp"
 #include "tl/train/train.hpp"
+#include "tl/models/models.hpp"

@@ -40,15 +40,15 @@ inline constexpr const char* kCheckpointVersion = "1";
 inline std::string encode_entry(const Tensor<double>& t, bool integer) {
   std::string s = integer ? "1;" : "0;";
   for (size_t i = 0; i < t.shape().size(); ++i) {
-      if (i) s += ",";
-      s += std::to_string(t.shape()[i]);
-    }
+    if (i) s += ",";
+    s += std::to_string(t.shape()[i]);
+  }
   s += ";";
   auto v = t.to_vector();
   for (size_t i = 0; i < v.size(); ++i) {
-      if (i) s += ",";
-      s += num(v[i]);
-    }
+    if (i) s += ",";
+    s += num(v[i]);
+  }
   return s;
 }
 inline void decode_entry(const std::string& key, const std::string& s, StateDict<double>& sd, const std::string& path) {

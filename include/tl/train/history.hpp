@@ -62,9 +62,9 @@ inline std::string history_to_csv(const History& h) {
   std::string s;
   const auto& f = detail::record_fields();
   for (size_t i = 0; i < f.size(); ++i) {
-      if (i) s += ",";
-      s += f[i];
-    }
+    if (i) s += ",";
+    s += f[i];
+  }
   s += "\n";
   for (const auto& r : h) {
     auto v = detail::record_values(r);

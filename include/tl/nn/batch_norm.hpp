@@ -31,6 +31,11 @@ class BatchNorm : public Module<T> {
   bool affine, track_running_stats;
   Tensor<T> weight, bias;                                     // [C], 1 and 0; undefined unless affine
   Tensor<T> running_mean, running_var, num_batches_tracked;  // [C], [C], 0-d; undefined unless tracking
+  /// (tl) When set, train() leaves this layer in eval mode (running statistics used and untouched),
+  /// as fine-tuning wants for the BatchNorms of a frozen backbone (tl::transfer::freeze_batchnorm).
+  bool freeze_stats = false;
+
+  void train(bool on = true) override { Module<T>::train(on && !freeze_stats); }
 
   Tensor<T> forward(const Tensor<T>& x) override {
     check_input_dim(x);

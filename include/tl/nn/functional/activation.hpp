@@ -1,6 +1,6 @@
 #pragma once
-// Activations of tl::nn::functional: relu, leaky_relu, sigmoid, tanh, gelu, silu (element-wise,
-// each one graph node), and softmax / log_softmax (tl/ops/softmax.hpp).
+// Activations of tl::nn::functional: relu, sigmoid, tanh (tl/ops/unary.hpp), leaky_relu, gelu,
+// silu (element-wise, each one graph node), and softmax / log_softmax (tl/ops/softmax.hpp).
 #include <cmath>
 #include <numbers>
 #include <string>
@@ -8,6 +8,7 @@
 #include "tl/autograd/node.hpp"
 #include "tl/kernels/elementwise.hpp"
 #include "tl/ops/softmax.hpp"
+#include "tl/ops/unary.hpp"
 
 namespace tl::nn {
 
@@ -49,15 +50,12 @@ Tensor<T> activation(const Tensor<T>& x, const char* op, F f, D deriv, bool from
 
 namespace functional {
 
+// The same functions as tl::relu etc. (tl/ops/unary.hpp), so unqualified calls are never ambiguous.
 using tl::log_softmax;
+using tl::relu;
+using tl::sigmoid;
 using tl::softmax;
-
-/// max(x, 0)
-template <class T>
-Tensor<T> relu(const Tensor<T>& x) {
-  return detail::activation(
-      x, "relu", [](T v) { return v > T(0) ? v : T(0); }, [](T y) { return y > T(0) ? T(1) : T(0); }, true);
-}
+using tl::tanh;
 
 /// x for x > 0, negative_slope * x otherwise.
 template <class T>
@@ -65,19 +63,6 @@ Tensor<T> leaky_relu(const Tensor<T>& x, double negative_slope = 0.01) {
   const T a = static_cast<T>(negative_slope);
   return detail::activation(
       x, "leaky_relu", [a](T v) { return v > T(0) ? v : a * v; }, [a](T v) { return v > T(0) ? T(1) : a; }, false);
-}
-
-/// 1 / (1 + exp(-x))
-template <class T>
-Tensor<T> sigmoid(const Tensor<T>& x) {
-  return detail::activation(
-      x, "sigmoid", [](T v) { return T(1) / (T(1) + std::exp(-v)); }, [](T y) { return y * (T(1) - y); }, true);
-}
-
-template <class T>
-Tensor<T> tanh(const Tensor<T>& x) {
-  return detail::activation(
-      x, "tanh", [](T v) { return std::tanh(v); }, [](T y) { return T(1) - y * y; }, true);
 }
 
 /// x * sigmoid(x) (a.k.a. swish)

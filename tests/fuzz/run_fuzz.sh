@@ -21,14 +21,20 @@ if ! "$CXX" -fsanitize=fuzzer "$OUT/probe.cpp" -o "$OUT/probe" >/dev/null 2>&1; 
 fi
 EIGEN=$(pkg-config --cflags eigen3 2>/dev/null || echo -I/usr/include/eigen3)
 status=0
+# Build (both harnesses at once; only when a source is newer than the binary).
+pids=""
 for h in fuzz_pth fuzz_safetensors; do
   bin="$OUT/$h"
-  # Rebuild only when a source is newer than the binary.
-  if [ ! -x "$bin" ] || [ -n "$(find "$HERE/$h.cpp" "$ROOT/include/tl" -newer "$bin" -name '*.?pp' 2>/dev/null | head -1)" ]; then
+  if [ ! -x "$bin" ] || [ -n "$(find "$HERE/$h.cpp" "$ROOT/include/tl/io" "$ROOT/include/tl/core" -newer "$bin" -name '*.?pp' 2>/dev/null | head -1)" ]; then
     echo "run_fuzz: building $h"
     "$CXX" -std=c++20 -O1 -g -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
-      -I"$ROOT/include" $EIGEN "$HERE/$h.cpp" -o "$bin"
+      -I"$ROOT/include" $EIGEN "$HERE/$h.cpp" -o "$bin.tmp" && mv "$bin.tmp" "$bin" &
+    pids="$pids $!"
   fi
+done
+for p in $pids; do wait "$p" || { echo "run_fuzz: build failed"; exit 1; }; done
+for h in fuzz_pth fuzz_safetensors; do
+  bin="$OUT/$h"
   corpus="$OUT/corpus_$h"
   mkdir -p "$corpus"
   cp "$ROOT"/tests/data/weights/* "$corpus"/ 2>/dev/null || true

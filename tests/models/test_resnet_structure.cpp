@@ -115,6 +115,7 @@ TEST_CASE("ResNet init is torchvision's: kaiming fan_out convs, BN 1/0, zero_ini
   o.zero_init_residual = true;
   auto z = tl::models::resnet50(1000, o);
   CHECK(z->conv1->weight.to_vector() == w);
+  CHECK(z->fc->weight.to_vector() == model->fc->weight.to_vector());  // the head too comes from o.generator
   int zeroed = 0;
   for (auto& [name, p] : z->named_parameters()) {
     if (name.find("bias") != std::string::npos) continue;  // BN biases start at 0 anyway
@@ -182,6 +183,8 @@ TEST_CASE("ResNet reset_classifier replaces the head in the registry") {
   m->reset_classifier(3);
   CHECK(m->forward(tl::randn<float>({1, 3, 16, 16})).shape() == tl::Shape{1, 3});
   CHECK_THROWS_AS(m->reset_classifier(0), tl::Error);
+  tl::Generator g1(3), g2(3);
+  CHECK(m->reset_classifier(4, &g1)->weight.to_vector() == m->reset_classifier(4, &g2)->weight.to_vector());
 }
 
 TEST_CASE("ResNet trains: gradients reach every parameter (double, small stem)") {

@@ -174,11 +174,12 @@ class ResNet : public nn::Module<T> {
     avgpool = this->register_module("avgpool", std::make_shared<nn::AdaptiveAvgPool2d<T>>(1));
     feature_dim_ = 512 * expansion;
     fc = this->register_module("fc", std::make_shared<nn::Linear<T>>(feature_dim_, num_classes));
-    reset_parameters(options.generator ? *options.generator : default_generator(), /*head=*/false);
+    // Everything drawn from one generator, so options.generator alone makes the model reproducible.
+    reset_parameters(options.generator ? *options.generator : default_generator());
   }
 
   /// torchvision's initialisation: convs kaiming_normal_(fan_out, relu), BN weight 1 and bias 0,
-  /// zero_init_residual if asked; the head keeps Linear's default init (redrawn when head is true).
+  /// zero_init_residual if asked, and the head Linear's default init (redrawn unless head is false).
   void reset_parameters(Generator& gen = default_generator(), bool head = true) {
     for_each_module(*this, [&](nn::Module<T>& m) {
       if (auto* c = dynamic_cast<nn::Conv2d<T>*>(&m)) {
@@ -210,10 +211,13 @@ class ResNet : public nn::Module<T> {
   /// Logits [N, num_classes].
   Tensor<T> forward(const Tensor<T>& x) override { return fc->forward(features(x)); }
 
-  /// Replaces the head with a freshly initialised Linear(feature_dim(), num_classes).
-  std::shared_ptr<nn::Linear<T>> reset_classifier(int64_t num_classes) {
+  /// Replaces the head with a freshly initialised Linear(feature_dim(), num_classes) (drawn from
+  /// `gen` when given), both this member and the registered module "fc".
+  std::shared_ptr<nn::Linear<T>> reset_classifier(int64_t num_classes, Generator* gen = nullptr) {
     TL_CHECK(num_classes > 0, "ResNet::reset_classifier: num_classes must be positive, got ", num_classes);
-    fc = this->replace_module("fc", std::make_shared<nn::Linear<T>>(feature_dim_, num_classes));
+    auto head = std::make_shared<nn::Linear<T>>(feature_dim_, num_classes);
+    if (gen) head->reset_parameters(*gen);
+    fc = this->replace_module("fc", head);
     return fc;
   }
 

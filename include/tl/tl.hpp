@@ -20,3 +20,4 @@
 #include "tl/data/data.hpp"
 #include "tl/train/train.hpp"
 #include "tl/models/models.hpp"
+#include "tl/transfer/transfer.hpp"

@@ -9,6 +9,8 @@
 #include <tl/tl.hpp>
 #include <tl/transfer/transfer.hpp>
 
+#include "support/ref_file.hpp"
+
 namespace tl::test {
 
 /// ResNet-18 with the small-image stem and 5 classes, seeded.

@@ -5,7 +5,7 @@
 //   backward: dx[M, K] = dy * w,  dw[N, K] = dy^T * x,  db[N] = column sums of dy
 #include <cstdint>
 
-#include <Eigen/Core>
+#include "tl/core/eigen.hpp"
 
 namespace tl::kernels {
 

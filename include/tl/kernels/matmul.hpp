@@ -4,14 +4,7 @@
 #include <algorithm>
 #include <cstdint>
 
-// GCC 12 reports a false -W(maybe-)uninitialized inside Eigen's AVX-512 float GEMM kernels. The
-// pragma only helps when this is the first header to include Eigen in a translation unit.
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
-#pragma GCC diagnostic ignored "-Wuninitialized"
-#endif
-#include <Eigen/Core>
+#include "tl/core/eigen.hpp"
 
 namespace tl::kernels {
 
@@ -62,6 +55,3 @@ void matmul_strided(int64_t M, int64_t N, int64_t K, const T* A, const MatLayout
 }
 
 }  // namespace tl::kernels
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC diagnostic pop
-#endif

@@ -11,7 +11,7 @@
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 #endif
-#include <Eigen/Core>
+#include "tl/core/eigen.hpp"
 
 namespace tl::optim::kernels {
 

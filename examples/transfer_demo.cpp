@@ -360,6 +360,7 @@ std::vector<demo::Result> run_methods(const Args& a, const demo::Scenario& sc, c
 int main(int argc, char** argv) {
   try {
     const auto t_start = Clock::now();
+    std::setvbuf(stdout, nullptr, _IOLBF, 0);  // progress lines show up at once in logs and pipes too
     Args a = parse(argc, argv);
     omp_set_num_threads(int(a.threads));
     std::filesystem::create_directories(a.out);

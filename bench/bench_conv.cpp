@@ -56,7 +56,7 @@ int main(int argc, char** argv) {
   benchmark::AddCustomContext("fma_peak_per_cpu_gflops_before", std::to_string(g_peak.per_cpu_gflops));
   benchmark::AddCustomContext("kernel_isa", tl::kernels::kernel_isa_name());
   const char* pass_names[] = {"fwd", "bwd_data", "bwd_weight"};
-  for (const auto& s : tl_bench::resnet_conv_shapes())
+  for (const auto& s : tl_bench::selected_conv_shapes())
     for (int pi = 0; pi < 3; ++pi)
       benchmark::RegisterBenchmark(("conv/" + std::string(pass_names[pi]) + "/" + tl_bench::shape_name(s)).c_str(),
                                    run_conv, s, static_cast<Pass>(pi))

@@ -7,6 +7,7 @@
 #include <chrono>
 #include <ctime>
 #include <cstdint>
+#include <cstdlib>
 #include <string>
 #include <vector>
 
@@ -127,6 +128,25 @@ inline const std::vector<ConvShape>& resnet_conv_shapes() {
       {8, 256, 56, 56, 64, 1, 1, 1, 0},  {8, 512, 28, 28, 128, 1, 1, 1, 0}, {8, 256, 14, 14, 256, 3, 3, 1, 1},
       {8, 512, 7, 7, 512, 3, 3, 1, 1}};
   return shapes;
+}
+
+/// The distinct conv layers of ResNet-18 (torchvision) on 32x32 images at batch 32: after the stem
+/// and max-pool the maps are 8x8, 4x4, 2x2 and 1x1, so these GEMMs are short and weight-bound.
+/// Selected with TL_BENCH_SHAPES=resnet18_32 (bench/compare.py --shapes resnet18_32).
+inline const std::vector<ConvShape>& resnet18_32_conv_shapes() {
+  static const std::vector<ConvShape> shapes = {
+      {32, 3, 32, 32, 64, 7, 7, 2, 3},   {32, 64, 8, 8, 64, 3, 3, 1, 1},    {32, 64, 8, 8, 128, 3, 3, 2, 1},
+      {32, 128, 4, 4, 128, 3, 3, 1, 1},  {32, 64, 8, 8, 128, 1, 1, 2, 0},   {32, 128, 4, 4, 256, 3, 3, 2, 1},
+      {32, 256, 2, 2, 256, 3, 3, 1, 1},  {32, 128, 4, 4, 256, 1, 1, 2, 0},  {32, 256, 2, 2, 512, 3, 3, 2, 1},
+      {32, 512, 1, 1, 512, 3, 3, 1, 1},  {32, 256, 2, 2, 512, 1, 1, 2, 0}};
+  return shapes;
+}
+
+/// The shape set named by the environment variable TL_BENCH_SHAPES ("resnet" by default).
+inline const std::vector<ConvShape>& selected_conv_shapes() {
+  const char* e = std::getenv("TL_BENCH_SHAPES");
+  if (e && std::string(e) == "resnet18_32") return resnet18_32_conv_shapes();
+  return resnet_conv_shapes();
 }
 
 inline tl::kernels::Conv2dParams to_params(const ConvShape& s) {

@@ -6,7 +6,7 @@ Also GFLOPS per CPU-second (process CPU time, all threads): on a shared, loaded 
 how well each uses the cycles it gets, and is far steadier than wall-clock time.
 
 Usage: python3 bench/compare.py [--build build-kernels] [--rounds 2] [--min-time 0.3] [--filter STR]
-       [--markdown] [--models]
+       [--markdown] [--models] [--shapes resnet|resnet18_32]
 --models compares whole ResNets instead (bench_resnet vs torchvision models), images per second.
 Needs a build with -DTL_BUILD_BENCH=ON (target bench_conv) and Debian's python3-torch.
 """
@@ -31,7 +31,7 @@ def bench_env():
     return env
 
 
-def run_tl(build, min_time, flt):
+def run_tl(build, min_time, flt, shapes):
     exe = os.path.join(build, "bench", "bench_conv")
     with tempfile.NamedTemporaryFile(suffix=".json", delete=False) as f:
         out = f.name
@@ -39,7 +39,9 @@ def run_tl(build, min_time, flt):
            "--benchmark_format=console"]
     if flt:
         cmd.append(f"--benchmark_filter={flt}")
-    p = subprocess.run(cmd, env=bench_env(), capture_output=True, text=True, check=True)
+    env = bench_env()
+    env["TL_BENCH_SHAPES"] = shapes
+    p = subprocess.run(cmd, env=env, capture_output=True, text=True, check=True)
     with open(out) as f:
         data = json.load(f)
     os.unlink(out)
@@ -55,8 +57,9 @@ def run_tl(build, min_time, flt):
     return res, float(ctx["fma_peak_gflops_before"]), float(ctx["fma_peak_per_cpu_gflops_before"]), after
 
 
-def run_torch(min_time, flt):
-    cmd = ["/usr/bin/python3", os.path.join(HERE, "compare_pytorch.py"), "--min-time", str(min_time)]
+def run_torch(min_time, flt, shapes):
+    cmd = ["/usr/bin/python3", os.path.join(HERE, "compare_pytorch.py"), "--min-time", str(min_time),
+           "--shapes", shapes]
     if flt:
         cmd += ["--filter", flt]
     p = subprocess.run(cmd, env=bench_env(), capture_output=True, text=True, check=True)
@@ -118,6 +121,8 @@ def main():
     ap.add_argument("--min-time", type=float, default=0.3)
     ap.add_argument("--filter", default="")
     ap.add_argument("--markdown", action="store_true")
+    ap.add_argument("--shapes", default="resnet", choices=["resnet", "resnet18_32"],
+                    help="conv shape set: the issue's (resnet) or ResNet-18's layers at 32x32, batch 32")
     ap.add_argument("--models", action="store_true", help="whole ResNets (bench_resnet) instead of conv layers")
     args = ap.parse_args()
     if args.models:
@@ -127,7 +132,7 @@ def main():
     tl, th, peaks, peaks_cpu, afters = {}, {}, [], [], []
     for rnd in range(args.rounds):
         print(f"round {rnd + 1}/{args.rounds}: tl ...", file=sys.stderr, flush=True)
-        r, peak, peak_cpu, after = run_tl(args.build, args.min_time, args.filter)
+        r, peak, peak_cpu, after = run_tl(args.build, args.min_time, args.filter, args.shapes)
         peaks.append(peak)
         peaks_cpu.append(peak_cpu)
         afters.append(after)
@@ -135,7 +140,7 @@ def main():
             tl[k] = best(tl.get(k), v, "gflops")
             tl[k]["gflops_cpu"] = max(tl[k]["gflops_cpu"], v["gflops_cpu"])
         print(f"round {rnd + 1}/{args.rounds}: pytorch ...", file=sys.stderr, flush=True)
-        for k, v in run_torch(args.min_time, args.filter).items():
+        for k, v in run_torch(args.min_time, args.filter, args.shapes).items():
             keep = best(th.get(k), v, "gflops")
             keep = dict(keep)
             keep["gflops_cpu"] = max(v["gflops_cpu"], th[k]["gflops_cpu"] if k in th else 0)

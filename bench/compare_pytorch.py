@@ -20,6 +20,12 @@ SHAPES = [  # N, C, H, W, K, R, S, stride, pad -- same order as tl_bench::resnet
     (8, 256, 56, 56, 64, 1, 1, 1, 0), (8, 512, 28, 28, 128, 1, 1, 1, 0), (8, 256, 14, 14, 256, 3, 3, 1, 1),
     (8, 512, 7, 7, 512, 3, 3, 1, 1),
 ]
+SHAPES_RESNET18_32 = [  # same as tl_bench::resnet18_32_conv_shapes(): ResNet-18 layers at 32x32, batch 32
+    (32, 3, 32, 32, 64, 7, 7, 2, 3), (32, 64, 8, 8, 64, 3, 3, 1, 1), (32, 64, 8, 8, 128, 3, 3, 2, 1),
+    (32, 128, 4, 4, 128, 3, 3, 1, 1), (32, 64, 8, 8, 128, 1, 1, 2, 0), (32, 128, 4, 4, 256, 3, 3, 2, 1),
+    (32, 256, 2, 2, 256, 3, 3, 1, 1), (32, 128, 4, 4, 256, 1, 1, 2, 0), (32, 256, 2, 2, 512, 3, 3, 2, 1),
+    (32, 512, 1, 1, 512, 3, 3, 1, 1), (32, 256, 2, 2, 512, 1, 1, 2, 0),
+]
 PASSES = ["fwd", "bwd_data", "bwd_weight"]
 
 
@@ -117,6 +123,7 @@ def main():
     ap.add_argument("--models", action="store_true", help="time whole ResNets instead of conv layers")
     ap.add_argument("--min-time", type=float, default=0.3, help="seconds per (shape, pass, layout)")
     ap.add_argument("--filter", default="", help="substring of '<pass>/<shape>' to run")
+    ap.add_argument("--shapes", default="resnet", choices=["resnet", "resnet18_32"], help="conv shape set")
     args = ap.parse_args()
     torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS", "2")))
     torch.manual_seed(0)
@@ -124,7 +131,7 @@ def main():
         run_models(args)
         return
     with torch.no_grad():
-        for s in SHAPES:
+        for s in (SHAPES_RESNET18_32 if args.shapes == "resnet18_32" else SHAPES):
             for pass_ in PASSES:
                 name = f"{pass_}/{shape_name(s)}"
                 if args.filter and args.filter not in name:

@@ -84,6 +84,18 @@ TEST_CASE(TL_TEST_ISA " conv2d fast kernels on ResNet-like and blocking-edge sha
   check_conv<float>(conv(2, 8, 12, 12, 8, 3, 3, 1, 2, 8, 2), rng, 1e-4);  // depthwise dilated
 }
 
+TEST_CASE(TL_TEST_ISA " conv2d fast kernels on small images in large batches (ResNet at 32x32)") {
+  // Backward data batches several images per GEMM here; images straddle column panels and tasks.
+  std::mt19937 rng(17);
+  check_conv<float>(conv(33, 24, 1, 1, 40, 3, 3, 1, 1), rng, 1e-4);   // 1x1 maps, 3x3 kernel (ResNet layer4)
+  check_conv<float>(conv(35, 19, 2, 2, 44, 3, 3, 1, 1), rng, 1e-4);   // 2x2 maps
+  check_conv<float>(conv(29, 18, 4, 3, 21, 3, 3, 2, 1), rng, 1e-4);   // stride 2 to 2x2
+  check_conv<float>(conv(70, 9, 3, 3, 300, 3, 3, 1, 1), rng, 1e-4);   // K > KC: depth blocks accumulate
+  check_conv<float>(conv(17, 10, 5, 5, 12, 1, 1, 2, 0), rng, 1e-4);   // pointwise stride 2
+  check_conv<float>(conv(9, 6, 17, 15, 8, 3, 3, 1, 1), rng, 1e-4);    // PQ = 255: chunks of one image
+  check_conv<double>(conv(21, 7, 2, 3, 9, 3, 3, 1, 1), rng, 1e-12);
+}
+
 TEST_CASE(TL_TEST_ISA " conv2d fast kernels on edge cases") {
   std::mt19937 rng(11);
   check_conv<float>(conv(1, 1, 1, 1, 1, 1, 1, 1, 0), rng, 1e-5);   // everything 1

@@ -65,10 +65,9 @@ void conv2d_forward_gemm(const Conv2dParams& p0, const T* x, const T* w, const T
     }
 }
 
-/// Channel blocks of the backward-data tasks: whole groups unless there are too few (image, group)
-/// pairs for the threads; a block's dX_col rows start on a micro-tile row panel (multiple of MR).
-inline int64_t bwd_data_channel_block(int64_t N, int64_t G, int64_t Cg, int64_t RS, int threads, int64_t MR) {
-  const int64_t pairs = N * G;
+/// Channel blocks of the backward-data tasks: whole groups unless there are too few (image chunk,
+/// group) pairs for the threads; a block's dX_col rows start on a micro-tile row panel (multiple of MR).
+inline int64_t bwd_data_channel_block(int64_t pairs, int64_t Cg, int64_t RS, int threads, int64_t MR) {
   if (pairs >= 2 * threads) return Cg;
   int64_t unit = MR;
   for (int64_t a = MR, b = RS; b;) {  // unit = MR / gcd(MR, RS) channels = lcm(MR, RS) rows
@@ -79,6 +78,16 @@ inline int64_t bwd_data_channel_block(int64_t N, int64_t G, int64_t Cg, int64_t 
   }
   const int64_t blocks = ceil_div(2 * threads, pairs);
   return std::min(Cg, std::max<int64_t>(unit, round_up(ceil_div(Cg, blocks), unit)));
+}
+
+/// Images per backward-data task: small images (P*Q below the GEMM's column block) are batched so
+/// that one GEMM sees about NC columns, e.g. 32 images of 1x1 pixels become one 32-column GEMM
+/// instead of 32 one-column GEMMs that each stream the whole weight; but keep at least one task per
+/// thread when the images alone can provide it.
+inline int64_t bwd_data_image_chunk(int64_t N, int64_t PQ, int threads) {
+  const int64_t by_cols = std::max<int64_t>(1, GemmBlocking::NC / std::max<int64_t>(PQ, 1));
+  const int64_t by_threads = std::max<int64_t>(1, N / std::max(threads, 1));
+  return std::min({N, by_cols, PQ * by_threads >= 64 ? by_threads : by_cols});
 }
 
 template <class T>
@@ -98,7 +107,8 @@ void conv2d_backward_data_gemm(const Conv2dParams& p0, const T* dy, const T* w, 
   const int64_t Mpad = round_up(D, UK::mr);
   T* apre = scratch<T>(Scratch::SharedA, G * Mpad * Kg);
   const int threads = kernel_threads();
-  const int64_t cblock = bwd_data_channel_block(p.N, G, Cg, RS, threads, UK::mr);
+  const int64_t ichunk = bwd_data_image_chunk(p.N, PQ, threads), ichunks = ceil_div(p.N, ichunk);
+  const int64_t cblock = bwd_data_channel_block(ichunks * G, Cg, RS, threads, UK::mr);
   const int64_t cblocks = ceil_div(Cg, cblock), NC = GemmBlocking::NC;
   // dY seen as the input of a 1x1 convolution with K channels over 1 x PQ images: its X_col is dY_g.
   Conv2dParams dyp;
@@ -111,25 +121,26 @@ void conv2d_backward_data_gemm(const Conv2dParams& p0, const T* dy, const T* w, 
 #pragma omp parallel num_threads(threads) if (threads > 1)
   {
     for (int64_t g = 0; g < G; ++g) prepack_a_shared(D, Kg, w + g * Kg * D, 1, D, apre + g * Mpad * Kg);
+    // Each task owns dX[images n0..n1, channels c0..c1 of group g]: zero it, then scatter-add into it.
 #pragma omp for schedule(dynamic)
-    for (int64_t t = 0; t < p.N * G * cblocks; ++t) {
-      const int64_t n = t / (G * cblocks), g = (t / cblocks) % G, c0 = (t % cblocks) * cblock;
-      const int64_t c1 = std::min(Cg, c0 + cblock), rows = (c1 - c0) * RS;
-      T* dxg = dx + (n * p.C + g * Cg) * HW;
-      std::fill(dxg + c0 * HW, dxg + c1 * HW, T(0));
+    for (int64_t t = 0; t < ichunks * G * cblocks; ++t) {
+      const int64_t n0 = (t / (G * cblocks)) * ichunk, g = (t / cblocks) % G, c0 = (t % cblocks) * cblock;
+      const int64_t n1 = std::min(p.N, n0 + ichunk), c1 = std::min(Cg, c0 + cblock), rows = (c1 - c0) * RS;
+      T* dxg = dx + g * Cg * HW;
+      for (int64_t n = n0; n < n1; ++n) std::fill(dxg + n * p.C * HW + c0 * HW, dxg + n * p.C * HW + c1 * HW, T(0));
       const T* ag = apre + g * Mpad * Kg;
       const T* dyg = dy + g * Kg * PQ;
-      for (int64_t q0 = 0; q0 < PQ; q0 += NC) {
-        const int64_t nc = std::min(NC, PQ - q0);
+      for (int64_t j0 = n0 * PQ; j0 < n1 * PQ; j0 += NC) {
+        const int64_t nc = std::min(NC, n1 * PQ - j0);
         T* dcol = scratch<T>(Scratch::Local, rows * nc);
         auto pack_a = [&](int64_t ii, int64_t, int64_t d0, int64_t kc) {
           return ag + d0 * Mpad + (c0 * RS + ii) * kc;
         };
         auto pack_b = [&](int64_t jj, int64_t ncc, int64_t d0, int64_t kc, T* dst) {
-          pack_b_im2col<UK::nr>(dyp, dyg, n * PQ + q0 + jj, ncc, d0, kc, dst);
+          pack_b_im2col<UK::nr>(dyp, dyg, j0 + jj, ncc, d0, kc, dst);
         };
         gemm_blocked<T>(rows, nc, Kg, pack_a, pack_b, CView<T>{dcol, nc}, false);
-        col2im_add(p, dcol, nc, c0, c1, n, q0, nc, dxg);
+        col2im_add(p, dcol, nc, c0, c1, j0, nc, dxg);
       }
     }
   }

@@ -308,15 +308,15 @@ void pack_b_im2col_t(const Conv2dParams& p, const T* x, int64_t j0, int64_t kc, 
   }
 }
 
-/// dx[n, c0+.., :, :] += col2im of dcol rows [c0*RS, c1*RS) (row stride ld), columns = pixels
-/// [q0, q0+nc) of image n. dx points at channel 0 of the group in image n.
+/// dx[n, c0+.., :, :] += col2im of dcol rows [c0*RS, c1*RS) (row stride ld) for the GEMM columns
+/// [j0, j0+nc) (pairs (image n, output pixel), possibly spanning several images). dx points at
+/// channel 0 of the group in image 0; images are p.C*H*W apart.
 template <class T>
-void col2im_add(const Conv2dParams& p, const T* dcol, int64_t ld, int64_t c0, int64_t c1, int64_t n, int64_t q0,
-                int64_t nc, T* dx) {
+void col2im_add(const Conv2dParams& p, const T* dcol, int64_t ld, int64_t c0, int64_t c1, int64_t j0, int64_t nc,
+                T* dx) {
   const ColumnRun* runs;
-  const int64_t PQ = p.P() * p.Q();
-  const int64_t nruns = column_runs(p, n * PQ + q0, nc, nc, &runs);
-  const int64_t RS = p.R * p.S, H = p.H, W = p.W, sw = p.stride_w;
+  const int64_t nruns = column_runs(p, j0, nc, nc, &runs);
+  const int64_t RS = p.R * p.S, H = p.H, W = p.W, sw = p.stride_w, CHW = p.C * H * W;
   for (int64_t m = c0 * RS; m < c1 * RS; ++m) {
     const int64_t c = m / RS, r = (m % RS) / p.S, s = m % p.S;
     const T* src = dcol + (m - c0 * RS) * ld;
@@ -328,7 +328,7 @@ void col2im_add(const Conv2dParams& p, const T* dcol, int64_t ld, int64_t c0, in
       const int64_t iw = run.iw0 + s * p.dil_w;
       int64_t lo, hi;
       valid_range(iw, sw, W, run.len, lo, hi);
-      T* row = plane + ih * W;
+      T* row = plane + run.n * CHW + ih * W;
       const T* g = src + run.jj;
       if (sw == 1) {
         T* dr = row + iw;

@@ -96,6 +96,37 @@ TEST_CASE(TL_TEST_ISA " conv2d fast kernels on small images in large batches (Re
   check_conv<double>(conv(21, 7, 2, 3, 9, 3, 3, 1, 1), rng, 1e-12);
 }
 
+TEST_CASE(TL_TEST_ISA " conv2d kernels cropped to the taps that touch the image") {
+  using tl::kernels::crop_taps;
+  const auto c1 = crop_taps(conv(2, 4, 1, 1, 4, 3, 3, 1, 1));  // 1x1 map: only the centre tap
+  CHECK((c1.applies && c1.q.R == 1 && c1.q.S == 1 && c1.r0 == 1 && c1.s0 == 1 && c1.q.pad_h == 0));
+  const auto c2 = crop_taps(conv(2, 4, 2, 2, 4, 3, 3, 2, 1));  // 2x2 -> 1x1, stride 2: taps 1..2
+  CHECK((c2.applies && c2.q.R == 2 && c2.q.S == 2 && c2.r0 == 1 && c2.s0 == 1));
+  const auto c3 = crop_taps(conv(2, 4, 1, 6, 4, 3, 3, 1, 1));  // 1 x 6 map: rows cropped, columns kept
+  CHECK((c3.applies && c3.q.R == 1 && c3.q.S == 3 && c3.s0 == 0));
+  CHECK_FALSE(crop_taps(conv(2, 4, 2, 2, 4, 3, 3, 1, 1)).applies);  // 2x2 map: every tap is used
+  CHECK_FALSE(crop_taps(conv(2, 4, 8, 8, 4, 3, 3, 1, 1)).applies);
+  std::mt19937 rng(23);
+  check_conv<float>(conv(3, 5, 1, 1, 6, 3, 3, 1, 1), rng, 1e-5);
+  check_conv<float>(conv(3, 5, 2, 2, 6, 3, 3, 2, 1), rng, 1e-5);
+  check_conv<float>(conv(3, 5, 1, 6, 6, 3, 3, 1, 1), rng, 1e-5);
+  check_conv<float>(conv(2, 4, 3, 3, 5, 3, 3, 1, 2, 1, 2), rng, 1e-5);  // dilation 2, padding 2
+  check_conv<float>(conv(2, 4, 2, 3, 5, 5, 5, 1, 2), rng, 1e-5);        // 5x5 on 2x3
+  check_conv<float>(conv(2, 6, 1, 1, 6, 3, 3, 1, 1, 2), rng, 1e-5);     // grouped
+  check_conv<double>(conv(2, 3, 1, 2, 4, 3, 3, 2, 1), rng, 1e-12);
+  for (int i = 0; i < 40; ++i) {  // random small maps with large padded kernels
+    std::uniform_int_distribution<int> d(1, 3), k(2, 5), st(1, 3);
+    const int64_t R = k(rng), S = k(rng), H = d(rng), W = d(rng);
+    Conv2dParams p = conv(d(rng), d(rng) + 1, H, W, d(rng) + 2, R, S, st(rng), 0, 1, d(rng) == 1 ? 2 : 1);
+    p.R = R;
+    p.S = S;
+    p.pad_h = (R - 1) * p.dil_h;  // enough padding for any tap pattern to stay valid
+    p.pad_w = (S - 1) * p.dil_w - (i % 2);
+    if (p.P() < 1 || p.Q() < 1) continue;
+    check_conv<float>(p, rng, 1e-5);
+  }
+}
+
 TEST_CASE(TL_TEST_ISA " conv2d fast kernels on edge cases") {
   std::mt19937 rng(11);
   check_conv<float>(conv(1, 1, 1, 1, 1, 1, 1, 1, 0), rng, 1e-5);   // everything 1

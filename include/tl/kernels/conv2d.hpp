@@ -2,7 +2,9 @@
 // Convolution entry points used by ops/conv2d.hpp. Each picks the fastest kernel available for
 // the shape and type; the reference kernels (conv2d_ref.hpp) are the fallback and the oracle.
 //   float/double, one input channel per group (depthwise)  -> conv2d_depthwise.hpp (direct stencils)
-//   float/double, everything else                           -> conv2d_gemm.hpp (packed GEMM, fused im2col)
+//   float/double, everything else                           -> conv2d_gemm.hpp (packed GEMM, fused im2col),
+//                                                              kernel cropped to the taps that touch the image
+//                                                              (conv2d_taps.hpp)
 //   other element types, empty problems                     -> conv2d_ref.hpp
 // The GEMM micro-kernel is chosen at compile time (gemm_config.hpp: AVX-512, AVX2+FMA or portable;
 // define TL_KERNELS_GENERIC to force the portable one).
@@ -12,6 +14,7 @@
 #include "tl/kernels/conv2d_gemm.hpp"
 #include "tl/kernels/conv2d_params.hpp"
 #include "tl/kernels/conv2d_ref.hpp"
+#include "tl/kernels/conv2d_taps.hpp"
 #include "tl/kernels/gemm_config.hpp"
 
 TL_KERNELS_BEGIN
@@ -30,6 +33,11 @@ template <class T>
 void conv2d_forward(const Conv2dParams& p, const T* x, const T* w, const T* b, T* y) {
   if (!conv2d_fast_applies<T>(p)) return conv2d_forward_ref(p, x, w, b, y);
   if (conv2d_is_depthwise(p)) return conv2d_forward_depthwise(p, x, w, b, y);
+  if (const TapCrop t = crop_taps(p); t.applies) {
+    T* wc = scratch<T>(Scratch::Cropped, p.K * (p.C / p.groups) * t.q.R * t.q.S);
+    crop_weight(p, t, w, wc);
+    return conv2d_forward_gemm(t.q, x, wc, b, y);
+  }
   conv2d_forward_gemm(p, x, w, b, y);
 }
 
@@ -37,6 +45,11 @@ template <class T>
 void conv2d_backward_data(const Conv2dParams& p, const T* dy, const T* w, T* dx) {
   if (!conv2d_fast_applies<T>(p)) return conv2d_backward_data_ref(p, dy, w, dx);
   if (conv2d_is_depthwise(p)) return conv2d_backward_data_depthwise(p, dy, w, dx);
+  if (const TapCrop t = crop_taps(p); t.applies) {
+    T* wc = scratch<T>(Scratch::Cropped, p.K * (p.C / p.groups) * t.q.R * t.q.S);
+    crop_weight(p, t, w, wc);
+    return conv2d_backward_data_gemm(t.q, dy, wc, dx);
+  }
   conv2d_backward_data_gemm(p, dy, w, dx);
 }
 
@@ -44,6 +57,11 @@ template <class T>
 void conv2d_backward_weight(const Conv2dParams& p, const T* x, const T* dy, T* dw, T* db) {
   if (!conv2d_fast_applies<T>(p)) return conv2d_backward_weight_ref(p, x, dy, dw, db);
   if (conv2d_is_depthwise(p)) return conv2d_backward_weight_depthwise(p, x, dy, dw, db);
+  if (const TapCrop t = crop_taps(p); t.applies) {
+    T* dwc = scratch<T>(Scratch::Cropped, p.K * (p.C / p.groups) * t.q.R * t.q.S);
+    conv2d_backward_weight_gemm(t.q, x, dy, dwc, db);
+    return uncrop_weight(p, t, dwc, dw);
+  }
   conv2d_backward_weight_gemm(p, x, dy, dw, db);
 }
 

@@ -16,3 +16,5 @@
 #include "tl/transfer/uncertainty_weighting.hpp"
 #include "tl/transfer/distillation.hpp"
 #include "tl/transfer/stats.hpp"
+#include "tl/transfer/task_scheduler.hpp"
+#include "tl/transfer/gradnorm.hpp"

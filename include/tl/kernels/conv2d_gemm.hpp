@@ -1,8 +1,10 @@
 #pragma once
 // Convolution as GEMM on the packed micro-kernels (NCHW in and out, see docs/performance.md).
 //   forward:          Y_g  (Kg x N*PQ)  = W_g (Kg x CgRS)   * X_col_g (CgRS x N*PQ)
-//   backward data:    dX_col_g (CgRS x PQ) = W_g^T            * dY_g[n] (Kg x PQ), then col2im
-//                     (1x1 stride 1 unpadded: dX_g = W_g^T * dY_g directly, no col2im)
+//   backward data:    stride 1: dX = conv(dY, W~) with W~ the channel-transposed, tap-flipped
+//                     weights (a forward convolution, no col2im); 1x1 stride 1 unpadded is the
+//                     special case dX_g = W_g^T * dY_g; otherwise (stride > 1)
+//                     dX_col_g (CgRS x N*PQ) = W_g^T * dY_g (Kg x N*PQ), then col2im
 //   backward weight:  dW_g (Kg x CgRS)  = dY_g (Kg x N*PQ)  * X_col_g^T (N*PQ x CgRS)
 #include <algorithm>
 #include <cstdint>
@@ -90,6 +92,35 @@ inline int64_t bwd_data_image_chunk(int64_t N, int64_t PQ, int threads) {
   return std::min({N, by_cols, PQ * by_threads >= 64 ? by_threads : by_cols});
 }
 
+/// Stride-1 backward data as a forward convolution of dY: dX = conv(dY, W~, padding dil*(R-1) - pad)
+/// with W~[g*Cg + c, k, r, s] = W[g*Kg + k, c, R-1-r, S-1-s] (per group: channels transposed, taps
+/// flipped). Returns false (nothing done) when the geometry does not allow it (stride > 1, or a
+/// padding larger than the dilated kernel's reach).
+template <class T>
+bool conv2d_backward_data_direct(const Conv2dParams& p, const T* dy, const T* w, T* dx) {
+  if (p.stride_h != 1 || p.stride_w != 1 || p.pad_h > p.dil_h * (p.R - 1) || p.pad_w > p.dil_w * (p.S - 1))
+    return false;
+  const int64_t G = p.groups, Cg = p.C / G, Kg = p.K / G, RS = p.R * p.S;
+  Conv2dParams t = p;
+  t.C = p.K;
+  t.K = p.C;
+  t.H = p.P();
+  t.W = p.Q();
+  t.pad_h = p.dil_h * (p.R - 1) - p.pad_h;
+  t.pad_w = p.dil_w * (p.S - 1) - p.pad_w;
+  if (t.P() != p.H || t.Q() != p.W) return false;
+  T* wt = scratch<T>(Scratch::Flipped, p.C * Kg * RS);
+  for (int64_t g = 0; g < G; ++g)
+    for (int64_t k = 0; k < Kg; ++k)
+      for (int64_t c = 0; c < Cg; ++c) {
+        const T* src = w + ((g * Kg + k) * Cg + c) * RS;
+        T* d = wt + ((g * Cg + c) * Kg + k) * RS;
+        for (int64_t i = 0; i < RS; ++i) d[i] = src[RS - 1 - i];
+      }
+  conv2d_forward_gemm(t, dy, wt, static_cast<const T*>(nullptr), dx);
+  return true;
+}
+
 template <class T>
 void conv2d_backward_data_gemm(const Conv2dParams& p0, const T* dy, const T* w, T* dx) {
   using UK = MicroKernel<T>;
@@ -104,6 +135,7 @@ void conv2d_backward_data_gemm(const Conv2dParams& p0, const T* dy, const T* w, 
     conv_as_gemm(t, dy, w, Kg * Cg, 1, Cg, Cg, dx);
     return;
   }
+  if (conv2d_backward_data_direct(p0, dy, w, dx)) return;
   const int64_t Mpad = round_up(D, UK::mr);
   T* apre = scratch<T>(Scratch::SharedA, G * Mpad * Kg);
   const int threads = kernel_threads();

@@ -11,6 +11,7 @@
 // DIR/source_<scenario>_<epochs>ep.safetensors (reused when run again).
 #include <omp.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -35,9 +36,12 @@ using demo::Split;
 using demo::Tensor;
 using Clock = std::chrono::steady_clock;
 
+const std::vector<std::string> kMethods = {"scratch", "linear_probe", "finetune", "adapters", "multitask"};
+
 struct Args {
   std::string scenario = "lowres", out = "transfer_demo_out", data = "/usr/share/datasets/fashion-mnist";
   std::vector<int64_t> ks = {10}, seeds = {0, 1, 2};
+  std::vector<std::string> methods = kMethods;
   int64_t steps = 300, source_epochs = 3, threads = 2, source_limit = 0, test_limit = 0;
   bool quick = false, plain = false;
 };
@@ -58,6 +62,7 @@ void usage(const char* prog) {
       "  --data DIR               Fashion-MNIST IDX files, plain or .gz\n"
       "                           (default /usr/share/datasets/fashion-mnist)\n"
       "  --threads N              OpenMP threads (default 2)\n"
+      "  --methods M[,M...]       a subset of scratch,linear_probe,finetune,adapters,multitask (default all)\n"
       "  --quick                  tiny smoke run: 200 source images, 1 epoch, 20 steps, seed 0, 500 test images\n"
       "  --plain                  no live progress bar, one line per stage\n"
       "  --help                   this text\n",
@@ -86,6 +91,19 @@ std::vector<int64_t> to_list(const std::string& opt, const std::string& v, int64
   return out;
 }
 
+std::vector<std::string> to_names(const std::string& opt, const std::string& v, const std::vector<std::string>& known) {
+  std::vector<std::string> out;
+  std::stringstream s(v);
+  std::string item;
+  while (std::getline(s, item, ',')) {
+    TL_CHECK(std::find(known.begin(), known.end(), item) != known.end(), "transfer_demo: ", opt, ": unknown method '",
+             item, "' (expected some of scratch,linear_probe,finetune,adapters,multitask)");
+    out.push_back(item);
+  }
+  TL_CHECK(!out.empty(), "transfer_demo: ", opt, " expects a comma-separated list, got '", v, "'");
+  return out;
+}
+
 Args parse(int argc, char** argv) {
   Args a;
   bool steps_set = false, seeds_set = false, epochs_set = false;
@@ -109,6 +127,7 @@ Args parse(int argc, char** argv) {
     else if (k == "--out") a.out = value();
     else if (k == "--data") a.data = value();
     else if (k == "--threads") a.threads = to_int(k, value(), 1);
+    else if (k == "--methods") a.methods = to_names(k, value(), a.methods);
     else if (k == "--quick") a.quick = true;
     else if (k == "--plain") a.plain = true;
     else tl::detail::fail("transfer_demo: unknown option '", k, "' (see --help)");
@@ -247,14 +266,27 @@ std::shared_ptr<demo::ResNet8> copy_of(const demo::ResNet8& source, int64_t n_cl
   return m;
 }
 
+/// A copy of the source network with a fresh head for `n_classes` (PyTorch's default Linear init):
+/// every source tensor except fc.* loaded, which also checks that the architectures agree.
+std::shared_ptr<demo::ResNet8> pretrained_with_new_head(const demo::ResNet8& source, int64_t n_classes) {
+  auto m = demo::ResNet8::make(n_classes);
+  tl::transfer::load_backbone(*m, source.state_dict(), {.skip = {"fc.*"}});
+  return m;
+}
+
 /// The five ways to learn the target, for one K and one seed.
 std::vector<demo::Result> run_methods(const Args& a, const demo::Scenario& sc, const Split& target,
                                       const demo::ResNet8& source, int64_t k, int64_t seed, tl::train::Progress& progress) {
-  tl::manual_seed(uint64_t(seed));
-  tl::Generator gen{uint64_t(seed)};
+  tl::Generator gen{0};
   const int64_t nt = sc.n_target, steps = a.steps;
   std::vector<demo::Result> out;
   auto timed = [&](const std::string& name, const std::function<std::pair<double, int64_t>()>& fn) {
+    if (std::find(a.methods.begin(), a.methods.end(), name) == a.methods.end()) return;
+    // Each method draws from its own stream (seed * 100 + its index), so running a subset of the
+    // methods (--methods) gives each the same figures as the full run.
+    const uint64_t stream = uint64_t(seed) * 100 + uint64_t(std::find(kMethods.begin(), kMethods.end(), name) - kMethods.begin());
+    tl::manual_seed(stream);
+    gen = tl::Generator{stream};
     auto t0 = Clock::now();
     auto [acc, trainable] = fn();
     out.push_back({name, k, seed, acc, trainable, seconds_since(t0)});
@@ -274,83 +306,65 @@ std::vector<demo::Result> run_methods(const Args& a, const demo::Scenario& sc, c
   timed("linear_probe", [&] {
     auto m = copy_of(source, sc.n_source);
     m->eval();
-    Split feats;
-    {
-      tl::NoGradGuard no_grad;  // the frozen backbone's features, computed once
-      feats = {m->features(target.x), target.y};
-    }
-    auto head_ptr = std::make_shared<tl::nn::Linear<float>>(64, nt);
-    auto& head = *head_ptr;
-    auto spec = classify(head, head.parameters(), 0.1, steps);
+    // The frozen backbone's features of the K*classes images, computed once (no augmentation).
+    Split feats{tl::transfer::extract_features(*m, target.x), target.y};
+    auto head = std::make_shared<tl::nn::Linear<float>>(64, nt);
+    auto spec = classify(*head, head->parameters(), 0.1, steps);
     spec.augment = false;
     train(spec, feats, gen, progress);
-    return std::pair{accuracy([&](const Tensor& x) { return head.forward(m->features(x)); }, sc.test),
-                     count(head.parameters())};
+    return std::pair{accuracy([&](const Tensor& x) { return head->forward(m->features(x)); }, sc.test),
+                     count(head->parameters())};
   });
 
   timed("finetune", [&] {
-    auto m = copy_of(source, sc.n_source);
-    m->new_head(nt);
+    auto m = pretrained_with_new_head(source, nt);
     train(classify(*m, m->parameters(), 0.02, steps), target, gen, progress);
     m->eval();
     return std::pair{accuracy([&](const Tensor& x) { return m->forward(x); }, sc.test), count(m->parameters())};
   });
 
   timed("adapters", [&] {
-    auto m = copy_of(source, sc.n_source);
-    m->new_head(nt);
-    for (auto& p : m->parameters()) p.requires_grad_(false);
-    for (auto* layer : {m->layer1.get(), m->layer2.get(), m->layer3.get()}) layer->add_adapters();
-    std::vector<Tensor> params;
-    for (auto& [name, p] : m->named_parameters())
-      if (name.find("adapter") != std::string::npos || name.rfind("fc.", 0) == 0) params.push_back(p.requires_grad_(true));
-    std::vector<std::shared_ptr<demo::Mod>> frozen_bn;  // they keep their running statistics
-    for (auto& [name, mod] : m->named_modules())
-      if (std::dynamic_pointer_cast<tl::nn::BatchNorm2d<float>>(mod) && name.find("adapter") == std::string::npos)
-        frozen_bn.push_back(mod);
-    auto spec = classify(*m, params, 0.05, steps);
-    spec.set_train_mode = [&] {
-      m->train();
-      for (auto& bn : frozen_bn) bn->eval();
-    };
-    train(spec, target, gen, progress);
+    auto m = pretrained_with_new_head(source, nt);
+    // A residual 1x1 conv + BN beside each 3x3 conv of the blocks; the backbone is frozen, its
+    // BatchNorms keep the source's statistics, and only the adapters and the head train.
+    tl::transfer::add_adapters(*m, {.kind = tl::transfer::AdapterKind::Residual, .generator = &gen});
+    auto params = tl::transfer::trainable_parameters(*m);
+    train(classify(*m, params, 0.05, steps), target, gen, progress);
     m->eval();
     return std::pair{accuracy([&](const Tensor& x) { return m->forward(x); }, sc.test), count(params)};
   });
 
   timed("multitask", [&] {
-    auto m = copy_of(source, sc.n_source);  // keeps the source head as m->fc
-    auto tgt_head_ptr = std::make_shared<tl::nn::Linear<float>>(64, nt);
-    auto& tgt_head = *tgt_head_ptr;
-    auto params = m->parameters();
-    for (auto& p : tgt_head.parameters()) params.push_back(p);
+    // One backbone, two heads: the source's (kept, still trained on source batches) and the target's.
+    auto backbone = copy_of(source, sc.n_source);
+    tl::transfer::MultiTaskModel<float> model(backbone);
+    auto source_head = model.add_head("source", std::make_shared<tl::nn::Linear<float>>(64, sc.n_source));
+    source_head->load_state_dict(backbone->fc->state_dict());
+    model.add_head("target", std::make_shared<tl::nn::Linear<float>>(64, nt));
+    tl::transfer::freeze(model, "backbone.fc.*");  // the backbone's own head is not used
+    auto params = tl::transfer::trainable_parameters(model);
     auto src_batches = demo::batch_plan(sc.source.size(), 32, steps, gen);
     size_t next = 0;
     TrainSpec spec;
     spec.params = params;
     spec.lr = 0.02;
     spec.steps = steps;
-    spec.set_train_mode = [&] {
-      m->train();
-      tgt_head.train();
-    };
+    spec.set_train_mode = [&] { model.train(); };
     // One concatenated batch through the shared backbone, so BatchNorm sees both domains together.
     spec.loss = [&](const Tensor& x, const tl::Tensor<int64_t>& y) {
       auto& sidx = src_batches[next++];
       auto sx = demo::random_crop(sc.source.x.index_select(0, sidx), 2, gen);
       const int64_t n = y.numel();
-      auto f = m->features(tl::cat(std::vector<Tensor>{x, sx}, 0));
-      auto logits = tgt_head.forward(f.narrow(0, 0, n));
-      auto src_logits = m->fc->forward(f.narrow(0, n, sidx.numel()));
+      auto f = model.features(tl::cat(std::vector<Tensor>{x, sx}, 0));
+      auto logits = model.head_forward("target", f.narrow(0, 0, n));
+      auto src_logits = model.head_forward("source", f.narrow(0, n, sidx.numel()));
       auto loss = tl::add(tl::nn::functional::cross_entropy(logits, y),
                           tl::nn::functional::cross_entropy(src_logits, sc.source.y.index_select(0, sidx)));
       return std::pair{loss, logits};
     };
     train(spec, target, gen, progress);
-    m->eval();
-    tgt_head.eval();
-    return std::pair{accuracy([&](const Tensor& x) { return tgt_head.forward(m->features(x)); }, sc.test),
-                     count(params)};
+    model.eval();
+    return std::pair{accuracy([&](const Tensor& x) { return model.forward(x, "target"); }, sc.test), count(params)};
   });
   return out;
 }

@@ -9,6 +9,7 @@
 #include <sys/resource.h>
 
 #include <cstdio>
+#include <cstdlib>
 #include <string>
 #include <tl/models/models.hpp>
 #include <tl/optim/optim.hpp>
@@ -54,13 +55,15 @@ int main(int argc, char** argv) {
   };
   const Case cases[] = {{18, true, 32, 32}, {18, true, 8, 224}, {18, false, 8, 224}, {18, false, 32, 32},
                         {50, false, 8, 224}, {50, false, 32, 32}, {50, true, 8, 224}};
+  const char* mt = std::getenv("TL_BENCH_MIN_TIME");  // seconds per model (default 1), e.g. for profiling
+  const double min_time = mt ? std::atof(mt) : 1.0;
   for (const auto& c : cases) {
     const std::string name = "resnet" + std::to_string(c.depth) + (c.train ? "/train/" : "/infer/") +
                              std::to_string(c.batch) + "x" + std::to_string(c.size);
     benchmark::RegisterBenchmark(name.c_str(), run_model, c.depth, c.train, c.batch, c.size)
         ->UseRealTime()
         ->Unit(benchmark::kMillisecond)
-        ->MinTime(1.0);
+        ->MinTime(min_time);
   }
   benchmark::Initialize(&argc, argv);
   if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;

@@ -1,6 +1,7 @@
 #pragma once
 // The backward pass: a topological walk from the root, summing gradients that meet at a node,
 // accumulating into leaves' .grad, freeing each node's saved tensors as it goes.
+#include <algorithm>
 #include <unordered_map>
 #include <vector>
 
@@ -23,7 +24,10 @@ void accumulate_into(Tensor<T>& dst, const Tensor<T>& src) {
 /// A private, contiguous copy of g (so later in-place accumulation never touches user data).
 template <class T>
 Tensor<T> owned_copy(const Tensor<T>& g) {
-  return Tensor<T>(g.to_vector(), g.shape());
+  auto out = Tensor<T>::uninitialized(g.shape());  // one pass (no zero-fill, no staging vector)
+  if (g.is_contiguous()) std::copy(g.data(), g.data() + g.numel(), out.data());
+  else detail::gather_strided(g.data(), g.shape(), g.strides(), out.data());
+  return out;
 }
 
 template <class T>

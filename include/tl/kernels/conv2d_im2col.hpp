@@ -76,6 +76,9 @@ inline DepthTable depth_table(const Conv2dParams& p, int64_t d0, int64_t kc) {
   return DepthTable{t, t + kc, t + 2 * kc};
 }
 
+/// Output rows shorter than this pack through whole-panel gathers (pack_b_im2col_gather_avx512).
+inline constexpr int64_t kGatherBelowQ = 16;
+
 #if defined(TL_KERNELS_ISA_AVX512)
 /// AVX-512 body of pack_b_im2col for float and NR = 32: each run (up to 32 columns of one output
 /// row) is two masked 16-wide loads (stride 1) or gathers (stride > 1) per depth row. The masks come
@@ -124,6 +127,51 @@ inline void pack_b_im2col_avx512(const ColumnRun* runs, int64_t nruns, const Dep
 }
 #endif
 
+#if defined(TL_KERNELS_ISA_AVX512)
+/// AVX-512 packer for short output rows (Q < 16: three or more runs per 32-column panel) and
+/// strided convolutions: instead of one pair of masked loads per run, each 32-column panel row is
+/// two masked gathers. Per panel, the 32 columns' image offsets and top-left input positions are
+/// set up once; per depth row (c, r, s) only a tap offset is added and two unsigned compares give
+/// the padding mask. Offsets are 32-bit: the caller checks that the input fits.
+inline void pack_b_im2col_gather_avx512(const Conv2dParams& p, const float* x, int64_t j0, int64_t nc,
+                                        const DepthTable& tab, int64_t kc, float* dst) {
+  constexpr int NR = 32;
+  const int64_t Q = p.Q(), PQ = p.P() * Q, CHW = p.C * p.H * p.W;
+  const __m512i H = _mm512_set1_epi32(static_cast<int>(p.H)), W = _mm512_set1_epi32(static_cast<int>(p.W));
+  const __m512 zero = _mm512_setzero_ps();
+  alignas(64) int32_t ih0[NR], iw0[NR], base[NR];
+  for (int64_t jp = 0; jp < nc; jp += NR) {
+    const int64_t ncols = std::min<int64_t>(NR, nc - jp);
+    for (int64_t t = 0; t < NR; ++t) {
+      const int64_t j = j0 + jp + std::min<int64_t>(t, ncols - 1), n = j / PQ, pq = j % PQ;
+      ih0[t] = static_cast<int32_t>((pq / Q) * p.stride_h - p.pad_h);
+      iw0[t] = static_cast<int32_t>((pq % Q) * p.stride_w - p.pad_w);
+      base[t] = static_cast<int32_t>(n * CHW + ih0[t] * p.W + iw0[t]);
+    }
+    const uint32_t cols = ncols >= 32 ? 0xffffffffu : ((1u << ncols) - 1u);
+    const __mmask16 lm0 = static_cast<__mmask16>(cols), lm1 = static_cast<__mmask16>(cols >> 16);
+    const __m512i h0 = _mm512_load_si512(ih0), h1 = _mm512_load_si512(ih0 + 16);
+    const __m512i w0 = _mm512_load_si512(iw0), w1 = _mm512_load_si512(iw0 + 16);
+    const __m512i b0 = _mm512_load_si512(base), b1 = _mm512_load_si512(base + 16);
+    float* panel = dst + jp * kc;
+    for (int64_t k = 0; k < kc; ++k) {
+      const __m512i roff = _mm512_set1_epi32(static_cast<int>(tab.roff[k]));
+      const __m512i soff = _mm512_set1_epi32(static_cast<int>(tab.soff[k]));
+      const __m512i off = _mm512_set1_epi32(static_cast<int>(tab.coff[k] + tab.roff[k] * p.W + tab.soff[k]));
+      // (unsigned) ih < H  <=>  0 <= ih < H
+      const __mmask16 m0 = _mm512_mask_cmplt_epu32_mask(
+          _mm512_mask_cmplt_epu32_mask(lm0, _mm512_add_epi32(h0, roff), H), _mm512_add_epi32(w0, soff), W);
+      const __mmask16 m1 = _mm512_mask_cmplt_epu32_mask(
+          _mm512_mask_cmplt_epu32_mask(lm1, _mm512_add_epi32(h1, roff), H), _mm512_add_epi32(w1, soff), W);
+      const __m512 v0 = _mm512_mask_i32gather_ps(zero, m0, _mm512_add_epi32(b0, off), x, 4);
+      const __m512 v1 = m1 ? _mm512_mask_i32gather_ps(zero, m1, _mm512_add_epi32(b1, off), x, 4) : zero;
+      _mm512_storeu_ps(panel + k * NR, v0);
+      _mm512_storeu_ps(panel + k * NR + 16, v1);
+    }
+  }
+}
+#endif
+
 /// Packs X_col[d0:d0+kc, j0:j0+nc] as NR-wide panels ([nc/NR][kc][NR], zero padded).
 /// x points at channel 0 of the group in image 0; images are p.C*H*W apart.
 template <int NR, class T>
@@ -140,10 +188,18 @@ void pack_b_im2col(const Conv2dParams& p, const T* x, int64_t j0, int64_t nc, in
     }
     return;
   }
-  const ColumnRun* runs;
-  const int64_t nruns = column_runs(p, j0, nc, NR, &runs);
   const DepthTable tab = depth_table(p, d0, kc);
   const int64_t H = p.H, W = p.W, sw = p.stride_w, CHW = p.C * H * W;
+#if defined(TL_KERNELS_ISA_AVX512)
+  if constexpr (std::is_same_v<T, float> && NR == 32) {
+    if ((p.Q() < kGatherBelowQ || sw > 1) && p.N * CHW < (int64_t{1} << 31) - 1) {
+      pack_b_im2col_gather_avx512(p, x, j0, nc, tab, kc, dst);
+      return;
+    }
+  }
+#endif
+  const ColumnRun* runs;
+  const int64_t nruns = column_runs(p, j0, nc, NR, &runs);
 #if defined(TL_KERNELS_ISA_AVX512)
   if constexpr (std::is_same_v<T, float> && NR == 32) {
     if (W < (int64_t{1} << 30) / std::max<int64_t>(sw, 1)) {

@@ -6,6 +6,9 @@
 #include <cmath>
 #include <cstdint>
 #include <limits>
+#include <type_traits>
+
+#include "tl/kernels/gemm_config.hpp"
 
 namespace tl::kernels {
 
@@ -26,10 +29,10 @@ inline int64_t pool_output_size(int64_t in, int64_t k, int64_t s, int64_t pad, i
 }
 
 /// y = max over each window (padding never wins); idx = the argmax's offset h*W + w in its plane.
-/// NaN propagates, as in PyTorch.
+/// NaN propagates, as in PyTorch. Scalar version (any T); max_pool2d_forward picks the vector one.
 template <class T>
-void max_pool2d_forward(const Pool2dParams& p, const T* x, T* y, int64_t* idx) {
-#pragma omp parallel for schedule(static)
+void max_pool2d_forward_scalar(const Pool2dParams& p, const T* x, T* y, int64_t* idx) {
+#pragma omp parallel for schedule(static) if (p.planes * p.P * p.Q > 16384)
   for (int64_t pl = 0; pl < p.planes; ++pl) {
     const T* xp = x + pl * p.H * p.W;
     for (int64_t oh = 0; oh < p.P; ++oh) {
@@ -57,6 +60,95 @@ void max_pool2d_forward(const Pool2dParams& p, const T* x, T* y, int64_t* idx) {
     }
   }
 }
+
+}  // namespace tl::kernels
+
+TL_KERNELS_BEGIN
+
+#if defined(TL_KERNELS_ISA_AVX512)
+/// AVX-512 float max pooling: 16 output columns at a time, the window's taps visited in the scalar
+/// order (rows, then columns) with per-lane masks for the padding, so values, argmax (first maximum
+/// wins, a later NaN replaces an earlier one, the same default index when nothing beats -inf) and
+/// NaN propagation are exactly the scalar kernel's.
+/// Stride-1 rows are masked loads, strided rows masked gathers. Planes must fit 32-bit offsets.
+inline void max_pool2d_forward_avx512(const Pool2dParams& p, const float* x, float* y, int64_t* idx) {
+#pragma omp parallel for schedule(static) if (p.planes * p.P * p.Q > 16384)
+  for (int64_t pl = 0; pl < p.planes; ++pl) {
+    const float* xp = x + pl * p.H * p.W;
+    const __m512i lane = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+    const __m512i W = _mm512_set1_epi32(static_cast<int>(p.W));
+    for (int64_t oh = 0; oh < p.P; ++oh) {
+      const int64_t h0 = oh * p.sh - p.ph;
+      for (int64_t ow0 = 0; ow0 < p.Q; ow0 += 16) {
+        const int64_t n = std::min<int64_t>(16, p.Q - ow0);
+        const __mmask16 live = static_cast<__mmask16>((1u << n) - 1u);
+        // iw of tap 0 per lane: (ow0 + lane) * sw - pw
+        const __m512i iw0 = _mm512_sub_epi32(
+            _mm512_mullo_epi32(_mm512_add_epi32(lane, _mm512_set1_epi32(static_cast<int>(ow0))),
+                               _mm512_set1_epi32(static_cast<int>(p.sw))),
+            _mm512_set1_epi32(static_cast<int>(p.pw)));
+        __m512 m = _mm512_set1_ps(-std::numeric_limits<float>::infinity());
+        // The scalar kernel's initial argmax (kept when no value beats -inf): the first row and
+        // column at or after the window's start that are >= 0, stepping by the dilation.
+        int64_t hs = h0;
+        while (hs < 0) hs += p.dh;
+        __m512i ws = iw0;
+        const __m512i dwv = _mm512_set1_epi32(static_cast<int>(p.dw));
+        for (__mmask16 neg = _mm512_cmplt_epi32_mask(ws, _mm512_setzero_si512()); neg;
+             neg = _mm512_cmplt_epi32_mask(ws, _mm512_setzero_si512()))
+          ws = _mm512_mask_add_epi32(ws, neg, ws, dwv);
+        __m512i best = _mm512_add_epi32(ws, _mm512_set1_epi32(static_cast<int>(hs * p.W)));
+        for (int64_t r = 0; r < p.kh; ++r) {
+          const int64_t ih = h0 + r * p.dh;
+          if (ih < 0 || ih >= p.H) continue;
+          const float* row = xp + ih * p.W;
+          for (int64_t s = 0; s < p.kw; ++s) {
+            const __m512i iw = _mm512_add_epi32(iw0, _mm512_set1_epi32(static_cast<int>(s * p.dw)));
+            const __mmask16 valid = _mm512_mask_cmplt_epu32_mask(live, iw, W);  // 0 <= iw < W
+            if (!valid) continue;
+            __m512 v;
+            if (p.sw == 1) {
+              v = _mm512_maskz_loadu_ps(valid, row + (ow0 - p.pw + s * p.dw));
+            } else {
+              v = _mm512_mask_i32gather_ps(_mm512_setzero_ps(), valid, iw, row, 4);
+            }
+            const __mmask16 gt = _mm512_mask_cmp_ps_mask(valid, v, m, _CMP_GT_OQ);
+            const __mmask16 nan = _mm512_mask_cmp_ps_mask(valid, v, v, _CMP_UNORD_Q);
+            const __mmask16 take = gt | nan;
+            m = _mm512_mask_mov_ps(m, take, v);
+            best = _mm512_mask_mov_epi32(
+                best, take, _mm512_add_epi32(iw, _mm512_set1_epi32(static_cast<int>(ih * p.W))));
+          }
+        }
+        const int64_t o = (pl * p.P + oh) * p.Q + ow0;
+        _mm512_mask_storeu_ps(y + o, live, m);
+        // The zero-masked forms: GCC 12 warns (-Wmaybe-uninitialized) inside the unmasked intrinsics.
+        const __m512i lo = _mm512_maskz_cvtepi32_epi64(0xFF, _mm512_maskz_extracti64x4_epi64(0xFF, best, 0));
+        const __m512i hi = _mm512_maskz_cvtepi32_epi64(0xFF, _mm512_maskz_extracti64x4_epi64(0xFF, best, 1));
+        _mm512_mask_storeu_epi64(idx + o, static_cast<__mmask8>(live), lo);
+        _mm512_mask_storeu_epi64(idx + o + 8, static_cast<__mmask8>(live >> 8), hi);
+      }
+    }
+  }
+}
+#endif
+
+/// y = max over each window (padding never wins); idx = the argmax's offset h*W + w in its plane.
+/// NaN propagates, as in PyTorch.
+template <class T>
+void max_pool2d_forward(const Pool2dParams& p, const T* x, T* y, int64_t* idx) {
+#if defined(TL_KERNELS_ISA_AVX512)
+  if constexpr (std::is_same_v<T, float>) {
+    if (p.H * p.W < (int64_t{1} << 30) && p.Q * p.sw + p.kw * p.dw < (int64_t{1} << 30))
+      return max_pool2d_forward_avx512(p, x, y, idx);
+  }
+#endif
+  max_pool2d_forward_scalar(p, x, y, idx);
+}
+
+TL_KERNELS_END
+
+namespace tl::kernels {
 
 /// dx (planes x in_hw, overwritten) = dy scattered to the argmax positions (out_hw outputs per plane).
 /// Serves max_pool2d and adaptive_max_pool2d.

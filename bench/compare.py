@@ -6,7 +6,7 @@ Also GFLOPS per CPU-second (process CPU time, all threads): on a shared, loaded 
 how well each uses the cycles it gets, and is far steadier than wall-clock time.
 
 Usage: python3 bench/compare.py [--build build-kernels] [--rounds 2] [--min-time 0.3] [--filter STR]
-       [--markdown] [--models] [--shapes resnet|resnet18_32]
+       [--markdown] [--models] [--shapes resnet|resnet18_32] [--passive]
 --models compares whole ResNets instead (bench_resnet vs torchvision models), images per second.
 Needs a build with -DTL_BUILD_BENCH=ON (target bench_conv) and Debian's python3-torch.
 """
@@ -21,8 +21,16 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 
 
+PASSIVE = False  # --passive: OMP_WAIT_POLICY=passive for both sides
+
+
 def bench_env():
     env = dict(os.environ)
+    if PASSIVE:
+        # On a host shared with other busy processes, libgomp's default spin-waiting at every barrier
+        # holds a core while the thread it waits for is descheduled: both libraries slow 5-15x (seen
+        # at load 15 on 2 cores). Passive waiting sleeps instead; use it when the host is not quiet.
+        env["OMP_WAIT_POLICY"] = "passive"
     env.setdefault("OMP_NUM_THREADS", "2")
     env["OPENBLAS_NUM_THREADS"] = "1"  # OpenBLAS threads fight OpenMP threads
     # glibc returning memory to the OS per op costs PyTorch up to 4x on small layers (machine.md).
@@ -124,7 +132,11 @@ def main():
     ap.add_argument("--shapes", default="resnet", choices=["resnet", "resnet18_32"],
                     help="conv shape set: the issue's (resnet) or ResNet-18's layers at 32x32, batch 32")
     ap.add_argument("--models", action="store_true", help="whole ResNets (bench_resnet) instead of conv layers")
+    ap.add_argument("--passive", action="store_true",
+                    help="OMP_WAIT_POLICY=passive for both libraries (for a loaded, shared host)")
     args = ap.parse_args()
+    global PASSIVE
+    PASSIVE = args.passive
     if args.models:
         models_table(args)
         return

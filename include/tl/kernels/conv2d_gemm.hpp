@@ -34,7 +34,7 @@ void conv_as_gemm(const Conv2dParams& p, const T* src, const T* a, int64_t a_gs,
   {
     for (int64_t g = 0; g < G; ++g) prepack_a_shared(M, D, a + g * a_gs, a_rs, a_cs, apre + g * Mpad * D);
     int64_t* coloff = scratch<int64_t>(Scratch::Columns, plan.col_chunk);
-#pragma omp for schedule(dynamic)
+#pragma omp for schedule(dynamic) nowait  // the region's end is the only barrier needed
     for (int64_t t = 0; t < G * plan.per_batch(); ++t) {
       const int64_t g = t / plan.per_batch(), tb = t % plan.per_batch();
       const int64_t j0 = (tb % plan.col_tasks) * plan.col_chunk, i0 = (tb / plan.col_tasks) * plan.row_chunk;
@@ -154,7 +154,7 @@ void conv2d_backward_data_gemm(const Conv2dParams& p0, const T* dy, const T* w, 
   {
     for (int64_t g = 0; g < G; ++g) prepack_a_shared(D, Kg, w + g * Kg * D, 1, D, apre + g * Mpad * Kg);
     // Each task owns dX[images n0..n1, channels c0..c1 of group g]: zero it, then scatter-add into it.
-#pragma omp for schedule(dynamic)
+#pragma omp for schedule(dynamic) nowait
     for (int64_t t = 0; t < ichunks * G * cblocks; ++t) {
       const int64_t n0 = (t / (G * cblocks)) * ichunk, g = (t / cblocks) % G, c0 = (t % cblocks) * cblock;
       const int64_t n1 = std::min(p.N, n0 + ichunk), c1 = std::min(Cg, c0 + cblock), rows = (c1 - c0) * RS;
@@ -244,7 +244,7 @@ void conv2d_backward_weight_gemm(const Conv2dParams& p0, const T* x, const T* dy
 #pragma omp parallel num_threads(threads) if (threads > 1)
   {
     if (split_output) {
-#pragma omp for schedule(dynamic)
+#pragma omp for schedule(dynamic) nowait  // db below does not read dw
       for (int64_t t = 0; t < G * plan.per_batch(); ++t) {
         const int64_t g = t / plan.per_batch(), tb = t % plan.per_batch();
         const int64_t e0 = (tb % plan.col_tasks) * plan.col_chunk, i0 = (tb / plan.col_tasks) * plan.row_chunk;
@@ -265,7 +265,7 @@ void conv2d_backward_weight_gemm(const Conv2dParams& p0, const T* x, const T* dy
       for (int64_t g = 0; g < G; ++g)
         conv_weight_grad_block(p, x + g * Cg * HW, dy + g * Kg * PQ, 0, Kg, 0, D, lo, hi, part + g * Kg * D, false);
 #pragma omp barrier
-#pragma omp for schedule(static)
+#pragma omp for schedule(static) nowait
       for (int64_t e = 0; e < p.K * D; ++e) {
         T s = dw[e];
         for (int t = 1; t < nt; ++t) s += partials[t][e];
@@ -273,7 +273,7 @@ void conv2d_backward_weight_gemm(const Conv2dParams& p0, const T* x, const T* dy
       }
     }
     if (db) {
-#pragma omp for schedule(static)
+#pragma omp for schedule(static) nowait
       for (int64_t k = 0; k < p.K; ++k) {
         double s = 0;  // up to N*P*Q terms: accumulate each image's sum in double
         for (int64_t n = 0; n < p.N; ++n) {

@@ -38,7 +38,7 @@ void gemm(int64_t M, int64_t N, int64_t D, const T* a, int64_t rsa, int64_t csa,
 #pragma omp parallel num_threads(threads) if (threads > 1)
   {
     prepack_a_shared(M, D, a, rsa, csa, apre);  // ends with the implicit barrier of its omp for
-#pragma omp for schedule(dynamic)
+#pragma omp for schedule(dynamic) nowait
     for (int64_t t = 0; t < plan.per_batch(); ++t) {
       const int64_t j0 = (t % plan.col_tasks) * plan.col_chunk, i0 = (t / plan.col_tasks) * plan.row_chunk;
       const int64_t nc = std::min(plan.col_chunk, N - j0), mc = std::min(plan.row_chunk, M - i0);

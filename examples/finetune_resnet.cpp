@@ -177,7 +177,7 @@ int run(const Args& a) {
                                    .metrics_path = a.metrics});
     double secs = 0;
     for (const auto& h : history) secs += h.seconds;
-    std::printf("time per epoch: %.2fs (training and test evaluation)\n", secs / double(history.size()));
+    std::printf("time per epoch: %.2fs (training only)\n", secs / double(history.size()));
   }
 
   auto result = tl::train::evaluate<float>(*model, test);

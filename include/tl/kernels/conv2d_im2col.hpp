@@ -76,8 +76,10 @@ inline DepthTable depth_table(const Conv2dParams& p, int64_t d0, int64_t kc) {
   return DepthTable{t, t + kc, t + 2 * kc};
 }
 
-/// Output rows shorter than this pack through whole-panel gathers (pack_b_im2col_gather_avx512).
-inline constexpr int64_t kGatherBelowQ = 16;
+/// Stride-1 output rows shorter than this pack through whole-panel gathers
+/// (pack_b_im2col_gather_avx512); measured: gathers win on 4x4 and 2x2 maps (1.05-1.2x) and on
+/// every strided layer (1.5-1.8x), but lose ~10-20% to the run copies on 7x7, 8x8 and 14x14 maps.
+inline constexpr int64_t kGatherBelowQ = 5;
 
 #if defined(TL_KERNELS_ISA_AVX512)
 /// AVX-512 body of pack_b_im2col for float and NR = 32: each run (up to 32 columns of one output
@@ -128,7 +130,7 @@ inline void pack_b_im2col_avx512(const ColumnRun* runs, int64_t nruns, const Dep
 #endif
 
 #if defined(TL_KERNELS_ISA_AVX512)
-/// AVX-512 packer for short output rows (Q < 16: three or more runs per 32-column panel) and
+/// AVX-512 packer for short output rows (Q < kGatherBelowQ: many runs per 32-column panel) and
 /// strided convolutions: instead of one pair of masked loads per run, each 32-column panel row is
 /// two masked gathers. Per panel, the 32 columns' image offsets and top-left input positions are
 /// set up once; per depth row (c, r, s) only a tap offset is added and two unsigned compares give

@@ -26,6 +26,7 @@
 #include <tl/tl.hpp>
 #include <tl/train/train.hpp>
 
+#include "common/args.hpp"
 #include "transfer_demo/data.hpp"
 #include "transfer_demo/report.hpp"
 #include "transfer_demo/resnet8.hpp"
@@ -69,68 +70,29 @@ void usage(const char* prog) {
       prog);
 }
 
-int64_t to_int(const std::string& opt, const std::string& v, int64_t lo) {
-  size_t used = 0;
-  int64_t x = 0;
-  try {
-    x = std::stoll(v, &used);
-  } catch (const std::exception&) {
-    used = 0;
-  }
-  TL_CHECK(used == v.size() && !v.empty(), "transfer_demo: ", opt, " expects an integer, got '", v, "'");
-  TL_CHECK(x >= lo, "transfer_demo: ", opt, " must be >= ", lo, ", got ", x);
-  return x;
-}
-
-std::vector<int64_t> to_list(const std::string& opt, const std::string& v, int64_t lo) {
-  std::vector<int64_t> out;
-  std::stringstream s(v);
-  std::string item;
-  while (std::getline(s, item, ',')) out.push_back(to_int(opt, item, lo));
-  TL_CHECK(!out.empty(), "transfer_demo: ", opt, " expects a comma-separated list, got '", v, "'");
-  return out;
-}
-
-std::vector<std::string> to_names(const std::string& opt, const std::string& v, const std::vector<std::string>& known) {
-  std::vector<std::string> out;
-  std::stringstream s(v);
-  std::string item;
-  while (std::getline(s, item, ',')) {
-    TL_CHECK(std::find(known.begin(), known.end(), item) != known.end(), "transfer_demo: ", opt, ": unknown method '",
-             item, "' (expected some of scratch,linear_probe,finetune,adapters,multitask)");
-    out.push_back(item);
-  }
-  TL_CHECK(!out.empty(), "transfer_demo: ", opt, " expects a comma-separated list, got '", v, "'");
-  return out;
-}
-
 Args parse(int argc, char** argv) {
   Args a;
   bool steps_set = false, seeds_set = false, epochs_set = false;
-  for (int i = 1; i < argc; ++i) {
-    std::string k = argv[i];
-    auto value = [&]() -> std::string {
-      TL_CHECK(i + 1 < argc, "transfer_demo: missing value after ", k, " (see --help)");
-      return argv[++i];
-    };
-    if (k == "--help" || k == "-h") {
+  ex::ArgReader r(argc, argv);
+  while (r.next()) {
+    if (r.is("--help") || r.is("-h")) {
       usage(argv[0]);
       std::exit(0);
-    } else if (k == "--scenario") {
-      a.scenario = value();
+    } else if (r.is("--scenario")) {
+      a.scenario = r.str();
       TL_CHECK(a.scenario == "lowres" || a.scenario == "split", "transfer_demo: --scenario must be lowres or split, got '",
                a.scenario, "'");
-    } else if (k == "--k") a.ks = to_list(k, value(), 1);
-    else if (k == "--seeds") a.seeds = to_list(k, value(), 0), seeds_set = true;
-    else if (k == "--steps") a.steps = to_int(k, value(), 1), steps_set = true;
-    else if (k == "--source-epochs") a.source_epochs = to_int(k, value(), 1), epochs_set = true;
-    else if (k == "--out") a.out = value();
-    else if (k == "--data") a.data = value();
-    else if (k == "--threads") a.threads = to_int(k, value(), 1);
-    else if (k == "--methods") a.methods = to_names(k, value(), a.methods);
-    else if (k == "--quick") a.quick = true;
-    else if (k == "--plain") a.plain = true;
-    else tl::detail::fail("transfer_demo: unknown option '", k, "' (see --help)");
+    } else if (r.is("--k")) a.ks = r.integers(1);
+    else if (r.is("--seeds")) a.seeds = r.integers(0), seeds_set = true;
+    else if (r.is("--steps")) a.steps = r.integer(1), steps_set = true;
+    else if (r.is("--source-epochs")) a.source_epochs = r.integer(1), epochs_set = true;
+    else if (r.is("--out")) a.out = r.str();
+    else if (r.is("--data")) a.data = r.str();
+    else if (r.is("--threads")) a.threads = r.integer(1);
+    else if (r.is("--methods")) a.methods = r.subset(kMethods);
+    else if (r.is("--quick")) a.quick = true;
+    else if (r.is("--plain")) a.plain = true;
+    else r.unknown();
   }
   if (a.quick) {  // explicit options still win
     if (!steps_set) a.steps = 20;

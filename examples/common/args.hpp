@@ -42,6 +42,12 @@ template <class... A>
 }
 
 /// Walks argv option by option; the value readers consume the next argument.
+inline std::string join(const std::vector<std::string>& items) {
+  std::string all;
+  for (const auto& c : items) all += (all.empty() ? "" : ",") + c;
+  return all;
+}
+
 class ArgReader {
  public:
   ArgReader(int argc, char** argv) : argc_(argc), argv_(argv) {}
@@ -121,6 +127,35 @@ class ArgReader {
       if (used != item.size() || !(x >= lo && x <= hi))
         usage_error(opt, " expects numbers in [", lo, ", ", hi, "], got '", item, "'");
       out.push_back(x);
+    }
+    return out;
+  }
+  /// A comma-separated list of integers >= lo.
+  std::vector<int64_t> integers(int64_t lo) {
+    const std::string opt = key_;
+    std::vector<int64_t> out;
+    for (const auto& item : list()) {
+      size_t used = 0;
+      int64_t x = 0;
+      try {
+        x = std::stoll(item, &used);
+      } catch (const std::exception&) {
+        used = 0;
+      }
+      if (used != item.size()) usage_error(opt, " expects integers, got '", item, "'");
+      if (x < lo) usage_error(opt, " must be >= ", lo, ", got ", item);
+      out.push_back(x);
+    }
+    return out;
+  }
+  /// A comma-separated subset of `known`.
+  std::vector<std::string> subset(const std::vector<std::string>& known) {
+    const std::string opt = key_;
+    auto out = list();
+    for (const auto& item : out) {
+      bool ok = false;
+      for (const auto& k : known) ok = ok || k == item;
+      if (!ok) usage_error(opt, ": unknown item '", item, "' (expected some of ", join(known), ")");
     }
     return out;
   }

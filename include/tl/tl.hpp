@@ -21,3 +21,4 @@
 #include "tl/train/train.hpp"
 #include "tl/models/models.hpp"
 #include "tl/transfer/transfer.hpp"
+#include "tl/core/memory.hpp"

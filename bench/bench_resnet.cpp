@@ -1,6 +1,7 @@
 // Whole models: ResNet-18/50 (torchvision architecture, tl::models), images per second for inference
 // (eval, no grad) and for a training step (forward, cross entropy, backward, SGD step), 2 threads by
-// OMP_NUM_THREADS. Counter images_per_s; peak RSS of the process is printed at the end.
+// OMP_NUM_THREADS. Counters images_per_s and images_per_cpu_s; peak RSS of the process and
+// tl::memory_stats() are printed at the end.
 // PyTorch's numbers for the same cases: bench/compare_pytorch.py --models.
 // GCC 12 reports false "maybe uninitialized" warnings inside Eigen's AVX-512 intrinsics wrappers.
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
@@ -18,6 +19,13 @@
 namespace {
 
 namespace F = tl::nn::functional;
+
+double process_cpu_seconds() {
+  rusage ru{};
+  getrusage(RUSAGE_SELF, &ru);
+  auto sec = [](const timeval& t) { return static_cast<double>(t.tv_sec) + 1e-6 * static_cast<double>(t.tv_usec); };
+  return sec(ru.ru_utime) + sec(ru.ru_stime);
+}
 
 void run_model(benchmark::State& state, int depth, bool train, int64_t batch, int64_t size) {
   tl::manual_seed(0);
@@ -40,9 +48,13 @@ void run_model(benchmark::State& state, int depth, bool train, int64_t batch, in
     }
   };
   step();  // warm-up: scratch buffers, optimizer state
+  const double cpu0 = process_cpu_seconds();
   for (auto _ : state) step();
+  const double cpu = process_cpu_seconds() - cpu0;
   state.counters["images_per_s"] =
       benchmark::Counter(static_cast<double>(batch), benchmark::Counter::kIsIterationInvariantRate);
+  // Per CPU-second of the whole process (all threads, user + system): steadier on a shared host.
+  state.counters["images_per_cpu_s"] = static_cast<double>(batch * state.iterations()) / (cpu > 0 ? cpu : 1e-9);
 }
 
 }  // namespace
@@ -71,5 +83,11 @@ int main(int argc, char** argv) {
   rusage ru{};
   getrusage(RUSAGE_SELF, &ru);
   std::fprintf(stderr, "peak_rss_mib %.1f\n", static_cast<double>(ru.ru_maxrss) / 1024.0);
+  const auto ms = tl::memory_stats();  // tensor storage only (tl/core/memory.hpp)
+  std::fprintf(stderr,
+               "tensor_memory_mib peak_in_use %.1f peak_reserved %.1f cached %.1f; cache hits %zu misses %zu "
+               "releases %zu\n",
+               static_cast<double>(ms.peak_in_use) / 1048576.0, static_cast<double>(ms.peak_reserved) / 1048576.0,
+               static_cast<double>(ms.cached) / 1048576.0, ms.cache_hits, ms.cache_misses, ms.cache_releases);
   benchmark::Shutdown();
 }

@@ -6,8 +6,10 @@ Also GFLOPS per CPU-second (process CPU time, all threads): on a shared, loaded 
 how well each uses the cycles it gets, and is far steadier than wall-clock time.
 
 Usage: python3 bench/compare.py [--build build-kernels] [--rounds 2] [--min-time 0.3] [--filter STR]
-       [--markdown] [--models] [--shapes resnet|resnet18_32] [--passive]
+       [--markdown] [--models] [--memory] [--shapes resnet|resnet18_32] [--passive] [--no-malloc-env]
 --models compares whole ResNets instead (bench_resnet vs torchvision models), images per second.
+--memory compares the peak RSS of one model step (default ResNet-50 training, batch 8, 224x224).
+--no-malloc-env runs both with glibc malloc's default settings (as users run them).
 Needs a build with -DTL_BUILD_BENCH=ON (target bench_conv) and Debian's python3-torch.
 """
 import argparse
@@ -22,6 +24,7 @@ ROOT = os.path.dirname(HERE)
 
 
 PASSIVE = False  # --passive: OMP_WAIT_POLICY=passive for both sides
+MALLOC_ENV = True  # --no-malloc-env: leave glibc malloc at its defaults, as users get it
 
 
 def bench_env():
@@ -33,9 +36,13 @@ def bench_env():
         env["OMP_WAIT_POLICY"] = "passive"
     env.setdefault("OMP_NUM_THREADS", "2")
     env["OPENBLAS_NUM_THREADS"] = "1"  # OpenBLAS threads fight OpenMP threads
-    # glibc returning memory to the OS per op costs PyTorch up to 4x on small layers (machine.md).
-    env["MALLOC_MMAP_THRESHOLD_"] = "4294967296"
-    env["MALLOC_TRIM_THRESHOLD_"] = "68719476736"
+    if MALLOC_ENV:
+        # glibc returning memory to the OS per op costs PyTorch up to 4x on small layers (machine.md).
+        env["MALLOC_MMAP_THRESHOLD_"] = "4294967296"
+        env["MALLOC_TRIM_THRESHOLD_"] = "68719476736"
+    else:
+        env.pop("MALLOC_MMAP_THRESHOLD_", None)
+        env.pop("MALLOC_TRIM_THRESHOLD_", None)
     return env
 
 
@@ -79,17 +86,20 @@ def run_torch(min_time, flt, shapes):
 
 
 def run_tl_models(build, flt):
+    """{model: (images/s, images per CPU-second)}, and bench_resnet's peak RSS / tensor memory lines."""
     cmd = [os.path.join(build, "bench", "bench_resnet"), "--benchmark_format=json"]
     if flt:
         cmd.append(f"--benchmark_filter={flt}")
     p = subprocess.run(cmd, env=bench_env(), capture_output=True, text=True, check=True)
     data = json.loads(p.stdout)
-    rss = [line for line in p.stderr.splitlines() if line.startswith("peak_rss")]
-    return {b["name"].split("/min_time")[0].split("/real_time")[0]: b["images_per_s"] for b in data["benchmarks"]}, rss
+    mem = [line for line in p.stderr.splitlines() if line.startswith(("peak_rss", "tensor_memory"))]
+    return {b["name"].split("/min_time")[0].split("/real_time")[0]: (b["images_per_s"], b.get("images_per_cpu_s", 0))
+            for b in data["benchmarks"]}, mem
 
 
-def run_torch_models(min_time, flt):
-    cmd = ["/usr/bin/python3", os.path.join(HERE, "compare_pytorch.py"), "--models", "--min-time", str(min_time)]
+def run_torch_models(min_time, flt, layout="best"):
+    cmd = ["/usr/bin/python3", os.path.join(HERE, "compare_pytorch.py"), "--models", "--min-time", str(min_time),
+           "--layout", layout]
     if flt:
         cmd += ["--filter", flt]
     p = subprocess.run(cmd, env=bench_env(), capture_output=True, text=True, check=True)
@@ -100,20 +110,50 @@ def models_table(args):
     tl, th = {}, {}
     for rnd in range(args.rounds):
         print(f"round {rnd + 1}/{args.rounds}: tl models ...", file=sys.stderr, flush=True)
-        r, rss = run_tl_models(args.build, args.filter)
+        r, mem = run_tl_models(args.build, args.filter)
         for k, v in r.items():
-            tl[k] = max(tl.get(k, 0), v)
+            old = tl.get(k, (0, 0))
+            tl[k] = (max(old[0], v[0]), max(old[1], v[1]))
         print(f"round {rnd + 1}/{args.rounds}: pytorch models ...", file=sys.stderr, flush=True)
         for k, v in run_torch_models(args.min_time, args.filter).items():
             if k not in th or v["images_per_s"] > th[k]["images_per_s"]:
+                v = dict(v, images_per_cpu_s=max(v["images_per_cpu_s"], th[k]["images_per_cpu_s"] if k in th else 0))
                 th[k] = v
-        print(f"  tl {rss}", file=sys.stderr)
-    print("| model | tl images/s | torch images/s | torch layout | tl/torch |")
-    print("|---|---|---|---|---|")
-    for k, v in tl.items():
+            else:
+                th[k]["images_per_cpu_s"] = max(th[k]["images_per_cpu_s"], v["images_per_cpu_s"])
+        print(f"  tl {mem}", file=sys.stderr)
+    print("| model | tl images/s | torch images/s | torch layout | tl/torch | tl img/cpu-s | torch img/cpu-s "
+          "| tl/torch (cpu) |")
+    print("|---|---|---|---|---|---|---|---|")
+    for k, (v, vc) in tl.items():
         if k in th:
             p = th[k]
-            print(f"| {k} | {v:.2f} | {p['images_per_s']:.2f} | {p['layout']} | {v / p['images_per_s']:.2f} |")
+            pc = p["images_per_cpu_s"]
+            print(f"| {k} | {v:.2f} | {p['images_per_s']:.2f} | {p['layout']} | {v / p['images_per_s']:.2f} | "
+                  f"{vc:.2f} | {pc:.2f} | {vc / pc if pc else 0:.2f} |")
+
+
+def memory_table(args):
+    """Peak RSS of one model step (default the ResNet-50 training step, batch 8, 224x224): each run a
+    fresh process (ru_maxrss is per process), tl and PyTorch in NCHW and channels_last alternately;
+    the lowest peak of the rounds is kept for each."""
+    flt = args.filter or "resnet50/train/8x224"
+    peaks = {}
+    for rnd in range(args.rounds):
+        print(f"round {rnd + 1}/{args.rounds}: {flt} ...", file=sys.stderr, flush=True)
+        r, mem = run_tl_models(args.build, flt)
+        rss = float(next(line for line in mem if line.startswith("peak_rss")).split()[1])
+        print(f"  tl {mem}", file=sys.stderr)
+        peaks.setdefault("tl", []).append(rss)
+        for layout in ("nchw", "channels_last"):
+            for k, v in run_torch_models(args.min_time, flt, layout).items():
+                peaks.setdefault(f"torch {layout}", []).append(v["peak_rss_mib"])
+                print(f"  torch {layout} {k}: {v['peak_rss_mib']:.0f} MiB", file=sys.stderr)
+    tl_peak = min(peaks["tl"])
+    print(f"| {flt} | peak RSS MiB (min of {args.rounds}) | tl / this |")
+    print("|---|---|---|")
+    for k, v in peaks.items():
+        print(f"| {k} | {min(v):.0f} | {tl_peak / min(v):.2f} |")
 
 
 def best(a, b, key):
@@ -134,9 +174,18 @@ def main():
     ap.add_argument("--models", action="store_true", help="whole ResNets (bench_resnet) instead of conv layers")
     ap.add_argument("--passive", action="store_true",
                     help="OMP_WAIT_POLICY=passive for both libraries (for a loaded, shared host)")
+    ap.add_argument("--no-malloc-env", action="store_true",
+                    help="do not set glibc's MALLOC_MMAP_THRESHOLD_/MALLOC_TRIM_THRESHOLD_ (and unset them): "
+                         "malloc as users get it")
+    ap.add_argument("--memory", action="store_true",
+                    help="peak RSS of one model step, tl vs PyTorch (--filter, default resnet50/train/8x224)")
     args = ap.parse_args()
-    global PASSIVE
+    global PASSIVE, MALLOC_ENV
     PASSIVE = args.passive
+    MALLOC_ENV = not args.no_malloc_env
+    if args.memory:
+        memory_table(args)
+        return
     if args.models:
         models_table(args)
         return

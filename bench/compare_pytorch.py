@@ -10,6 +10,7 @@ Run with Debian's torch:  OMP_NUM_THREADS=2 OPENBLAS_NUM_THREADS=1 /usr/bin/pyth
 import argparse
 import json
 import os
+import resource
 import time
 
 import torch
@@ -104,17 +105,23 @@ def time_model(c, channels_last, min_time):
     return batch / t, batch / cpu
 
 
+LAYOUTS = {"best": (False, True), "nchw": (False,), "channels_last": (True,)}
+
+
 def run_models(args):
     for c in MODEL_CASES:
         name = model_name(c)
         if args.filter and args.filter not in name:
             continue
         best = None
-        for cl in (False, True):
+        for cl in LAYOUTS[args.layout]:
             ips, ips_cpu = time_model(c, cl, args.min_time)
             if best is None or ips > best[0]:
                 best = (ips, "channels_last" if cl else "nchw", ips_cpu)
+        # Peak RSS of the whole process so far (ru_maxrss): one model and one layout per process
+        # (--filter, --layout) gives that model's peak, as bench_resnet's peak_rss_mib does for tl.
         print(json.dumps({"model": name, "images_per_s": best[0], "layout": best[1], "images_per_cpu_s": best[2],
+                          "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
                           "threads": torch.get_num_threads(), "torch": torch.__version__}), flush=True)
 
 
@@ -124,6 +131,8 @@ def main():
     ap.add_argument("--min-time", type=float, default=0.3, help="seconds per (shape, pass, layout)")
     ap.add_argument("--filter", default="", help="substring of '<pass>/<shape>' to run")
     ap.add_argument("--shapes", default="resnet", choices=["resnet", "resnet18_32"], help="conv shape set")
+    ap.add_argument("--layout", default="best", choices=list(LAYOUTS),
+                    help="--models: memory format(s) to time, the best is reported")
     args = ap.parse_args()
     torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS", "2")))
     torch.manual_seed(0)

@@ -50,6 +50,29 @@ def read_idx(path):
     return torch.frombuffer(bytearray(data[4 + 4 * nd:]), dtype=torch.uint8).reshape(dims)
 
 
+def read_safetensors(path):
+    """A .safetensors file (e.g. the demo's saved source model) as a state dict; F32/I64 only."""
+    with open(path, "rb") as f:
+        data = f.read()
+    if len(data) < 8:
+        raise SystemExit(f"{path}: too short for a safetensors file")
+    n, = struct.unpack("<Q", data[:8])
+    if 8 + n > len(data):
+        raise SystemExit(f"{path}: header of {n} bytes runs past the end of the file")
+    header, base, out = json.loads(data[8:8 + n]), 8 + n, {}
+    types = {"F32": torch.float32, "I64": torch.int64}
+    for name, e in header.items():
+        if name == "__metadata__":
+            continue
+        if e["dtype"] not in types:
+            raise SystemExit(f"{path}: tensor {name} has dtype {e['dtype']}, expected F32 or I64")
+        start, end = e["data_offsets"]
+        if not 0 <= start <= end <= len(data) - base:
+            raise SystemExit(f"{path}: tensor {name}'s data offsets are outside the file")
+        out[name] = torch.frombuffer(bytearray(data[base + start:base + end]), dtype=types[e["dtype"]]).reshape(e["shape"])
+    return out
+
+
 def lowres_camera(x):  # x: [N,1,28,28] in [0,1]
     return F.interpolate(F.avg_pool2d(x, 2), scale_factor=2, mode="bilinear", align_corners=False)
 
@@ -276,6 +299,8 @@ def main():
     ap.add_argument("--source-epochs", type=int, default=3)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--source-seed", type=int, default=1000, help="seed of the source pretraining")
+    ap.add_argument("--source-weights", default="",
+                    help="use this source model (e.g. the tl demo's source_*.safetensors) instead of pretraining")
     ap.add_argument("--methods", default="scratch,linear_probe,finetune,adapters,multitask",
                     help="comma-separated subset of the five methods")
     ap.add_argument("--json", default="")
@@ -286,11 +311,16 @@ def main():
     gen = torch.Generator().manual_seed(args.source_seed)
     t = time.time()
     source = ResNet8(n_src)
-    steps = args.source_epochs * (len(src[1]) // 128)
-    train(source, source.parameters(), src, 0.1, steps, gen, bs=128)
+    if args.source_weights:  # the same source model as another run (tl's), so only the target phase differs
+        source.load_state_dict(read_safetensors(args.source_weights))
+        what = f"loaded {args.source_weights}"
+    else:
+        steps = args.source_epochs * (len(src[1]) // 128)
+        train(source, source.parameters(), src, 0.1, steps, gen, bs=128)
+        what = f"{steps} steps, {time.time() - t:.0f}s"
     source.eval()
-    print(f"source: {steps} steps, {time.time() - t:.0f}s, clean source test accuracy n/a, "
-          f"target-test accuracy with the source head {accuracy(source, test) if n_src == n_tgt else float('nan'):.2f}%", flush=True)
+    print(f"source: {what}, target-test accuracy with the source head "
+          f"{accuracy(source, test) if n_src == n_tgt else float('nan'):.2f}%", flush=True)
     state = source.state_dict()
     all_results = {s: run(args, args.scenario, s, state, src, tgt, test, n_src, n_tgt) for s in args.seeds}
     print(f"\nscenario {args.scenario}, K = {args.k}, mean over seeds {args.seeds}:")
@@ -302,7 +332,7 @@ def main():
     if args.json:
         with open(args.json, "w") as f:
             json.dump({"scenario": args.scenario, "k": args.k, "seeds": args.seeds, "steps": args.steps,
-                       "source_epochs": args.source_epochs, "mean": summary, "runs": all_results}, f, indent=1)
+                       "source_epochs": args.source_epochs, "source_weights": args.source_weights, "mean": summary, "runs": all_results}, f, indent=1)
 
 
 if __name__ == "__main__":

@@ -70,7 +70,7 @@ TEST_CASE("transfer_demo --quick writes the table, CSV, JSON and SVG") {
   const std::string log = slurp(dir / "log.txt");
   REQUIRE_MESSAGE(rc == 0, log);
   for (const char* ext : {".csv", ".json", ".svg"}) CHECK(fs::exists(dir / (std::string("results_lowres") + ext)));
-  CHECK(fs::exists(dir / "source_lowres_1ep_quick.safetensors"));
+  CHECK(fs::exists(dir / "source_lowres_1ep_seed1000_quick.safetensors"));
 
   // CSV: scenario,k,method,seed,accuracy,trainable,seconds; one "mean" row per method.
   std::ifstream csv(dir / "results_lowres.csv");

@@ -89,5 +89,6 @@ int main(int argc, char** argv) {
                "releases %zu\n",
                static_cast<double>(ms.peak_in_use) / 1048576.0, static_cast<double>(ms.peak_reserved) / 1048576.0,
                static_cast<double>(ms.cached) / 1048576.0, ms.cache_hits, ms.cache_misses, ms.cache_releases);
+  std::fprintf(stderr, "kernel_scratch_mib %.1f\n", static_cast<double>(tl::kernels::scratch_bytes()) / 1048576.0);
   benchmark::Shutdown();
 }

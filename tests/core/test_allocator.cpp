@@ -7,6 +7,8 @@
 #include <atomic>
 #include <cstdint>
 #include <cstring>
+#include <limits>
+#include <new>
 #include <tl/tl.hpp>
 #include <vector>
 
@@ -209,6 +211,8 @@ TEST_CASE("allocator: statistics count requests rounded to 64 bytes, classes for
   CHECK(s4.peak_in_use == s4.in_use);
   CHECK(s4.peak_reserved == s4.reserved);
   free_bytes(nullptr);  // a no-op, like free(nullptr)
+  CHECK(tl::memory_stats().in_use == s4.in_use);
+  CHECK_THROWS_AS(allocate_bytes(std::numeric_limits<std::size_t>::max() - 10), std::bad_alloc);  // no wrap
   CHECK(tl::memory_stats().in_use == s4.in_use);
 }
 

@@ -87,6 +87,7 @@ class CachingPool {
   }
 
   void* allocate(std::size_t request) {
+    if (request > std::numeric_limits<std::size_t>::max() / 4) throw std::bad_alloc();  // no wrap-around below
     std::size_t bytes = (request + kAlignment - 1) / kAlignment * kAlignment;
     if (bytes == 0) bytes = kAlignment;
     if (bytes < kCacheMinBytes) {

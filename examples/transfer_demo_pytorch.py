@@ -320,7 +320,7 @@ def main():
         what = f"{steps} steps, {time.time() - t:.0f}s"
     source.eval()
     print(f"source: {what}, target-test accuracy with the source head "
-          f"{accuracy(source, test) if n_src == n_tgt else float('nan'):.2f}%", flush=True)
+          f"{accuracy(source, test) if args.scenario == 'lowres' else float('nan'):.2f}%", flush=True)
     state = source.state_dict()
     all_results = {s: run(args, args.scenario, s, state, src, tgt, test, n_src, n_tgt) for s in args.seeds}
     print(f"\nscenario {args.scenario}, K = {args.k}, mean over seeds {args.seeds}:")

@@ -75,6 +75,7 @@ TEST_CASE("allocator: a freed block is handed out again for its size class") {
   CHECK((small == q || small == r));
   free_bytes(small);
   tl::empty_cache();
+  void* hold = allocate_bytes(32 * MiB);  // a peak that leaves the footprint bound room for a fresh block
   void* big = allocate_bytes(4 * MiB);
   free_bytes(big);
   const auto before = tl::memory_stats();
@@ -82,6 +83,32 @@ TEST_CASE("allocator: a freed block is handed out again for its size class") {
   CHECK(other != big);
   CHECK(tl::memory_stats().cache_hits == before.cache_hits);
   free_bytes(other);
+  free_bytes(hold);
+}
+
+TEST_CASE("allocator: near the footprint bound a request reuses a cached block up to twice its class") {
+  FreshPool fresh;  // empty_cache: the bound is learned again from here
+  void* a = allocate_bytes(8 * MiB);
+  void* b = allocate_bytes(8 * MiB);
+  free_bytes(a);
+  free_bytes(b);
+  // 6 MiB: no cached block within 25% of it, and a fresh one would take the footprint over 1.25x
+  // the peak (16 MiB): the most recently freed 8 MiB block is used instead of a release + fresh block.
+  const auto s0 = tl::memory_stats();
+  void* c = allocate_bytes(6 * MiB);
+  CHECK(c == b);
+  const auto s1 = tl::memory_stats();
+  CHECK(s1.cache_hits == s0.cache_hits + 1);
+  CHECK(s1.cache_releases == s0.cache_releases);
+  CHECK(s1.reserved == s0.reserved);
+  std::memset(c, 1, 6 * MiB);
+  free_bytes(c);
+  // 3 MiB: the 8 MiB blocks are more than twice its class: not taken (a fresh block, after releases).
+  void* d = allocate_bytes(3 * MiB);
+  CHECK((d != a && d != b));
+  const auto s2 = tl::memory_stats();
+  CHECK(s2.cache_misses == s1.cache_misses + 1);
+  free_bytes(d);
 }
 
 TEST_CASE("allocator: every block is 64-byte aligned and writable to its end, fresh or reused") {
@@ -125,7 +152,7 @@ TEST_CASE("allocator: the cap keeps the most recently freed blocks") {
   CHECK(tl::memory_stats().cached == 0);
 }
 
-TEST_CASE("allocator: the cache's footprint stays within 1.25x the peak in use") {
+TEST_CASE("allocator: the cache's footprint stays within 1.25x the peak of live blocks") {
   FreshPool fresh;
   // One block alive at a time, of six different classes (16..36 MiB, larger than anything else
   // this program allocates): caching each class would hold ~156 MiB for a 36 MiB peak.
@@ -160,6 +187,7 @@ TEST_CASE("allocator: empty_cache gives every cached block back") {
 
 TEST_CASE("allocator: disabled, freed blocks go straight back to the system") {
   FreshPool fresh;
+  void* hold = allocate_bytes(32 * MiB);  // a peak that leaves the footprint bound room (no releases)
   void* a = allocate_bytes(MiB);
   free_bytes(a);
   CHECK(tl::memory_stats().cached == MiB);
@@ -183,6 +211,7 @@ TEST_CASE("allocator: disabled, freed blocks go straight back to the system") {
   void* e = allocate_bytes(MiB - 64);
   CHECK(e == c);
   free_bytes(e);
+  free_bytes(hold);
 }
 
 TEST_CASE("allocator: statistics count requests rounded to 64 bytes, classes for reserved") {

@@ -8,7 +8,9 @@
 // large blocks) whose pages the kernel faults in and zeroes on first touch, then munmaps on free:
 // ~290k page faults per ResNet-50 step at batch 8, a quarter of its run time spent in the kernel.
 // Sizes are rounded up to a class (8 per power of two, < 12.5% extra), so the same tensor shapes
-// find their blocks again step after step. Small blocks go straight to aligned_alloc/free.
+// find their blocks again step after step. When no block of the class (or up to 25% larger) is
+// cached and a fresh block would push the footprint over its bound (below), the smallest cached
+// block of up to twice the class is used instead: reusing mapped memory beats releasing it and faulting in new pages. Small blocks go straight to aligned_alloc/free.
 //
 // The pool's footprint is bounded: it never holds more than 1.25x the most bytes the program has
 // had in use at once (peak of live storage); on a miss that would exceed this the least recently
@@ -98,17 +100,20 @@ class CachingPool {
       return finish(raw, bytes, bytes);
     }
     std::lock_guard<std::mutex> lock(mutex_);
+    const std::size_t cap = enabled_ ? size_class(bytes) : bytes;
     if (enabled_) {
-      if (char* raw = take(bytes)) {
+      char* raw = take(bytes);
+      // When a fresh block would cost a release of cached ones, a larger cached block is better:
+      // its pages are mapped already, a fresh block's would be faulted in and zeroed again.
+      if (!raw && over_budget(cap)) raw = take_larger(bytes);
+      if (raw) {
         ++hits_;
-        const std::size_t cap = header(raw)->capacity;
         in_use_ += bytes;
         note_peaks();
-        return finish(raw, cap, bytes);
+        return finish(raw, header(raw)->capacity, bytes);
       }
       ++misses_;
     }
-    const std::size_t cap = enabled_ ? size_class(bytes) : bytes;
     make_room(cap);
     char* raw = static_cast<char*>(std::aligned_alloc(kAlignment, kAlignment + cap));
     if (!raw && cached_ > 0) {  // out of memory: give the cache back and try once more
@@ -147,9 +152,12 @@ class CachingPool {
     peak_in_use_ = in_use_;
     peak_reserved_ = reserved_;
   }
+  /// Releases every cached block and restarts the footprint bound from what is live now (a new
+  /// phase of the program, e.g. evaluation after training, learns its own peak).
   void empty_cache() {
     std::lock_guard<std::mutex> lock(mutex_);
     release_while([] { return true; });
+    hwm_live_ = reserved_;
   }
   void set_enabled(bool on) {
     std::lock_guard<std::mutex> lock(mutex_);
@@ -199,7 +207,7 @@ class CachingPool {
   }
   void note_peaks() {
     if (in_use_ > peak_in_use_) peak_in_use_ = in_use_;
-    if (in_use_ > hwm_in_use_) hwm_in_use_ = in_use_;
+    if (reserved_ - cached_ > hwm_live_) hwm_live_ = reserved_ - cached_;
     if (reserved_ > peak_reserved_) peak_reserved_ = reserved_;
   }
 
@@ -217,11 +225,34 @@ class CachingPool {
     return raw;
   }
 
+  /// The smallest cached block of a class >= bytes and at most twice its class (most recently
+  /// freed of that class). The bound keeps a small tensor from pinning a much larger block.
+  char* take_larger(std::size_t bytes) {
+    const std::size_t cls = size_class(bytes);
+    auto it = free_.lower_bound(cls);
+    if (it == free_.end() || it->first > 2 * cls) return nullptr;
+    char* raw = it->second.back().raw;
+    it->second.pop_back();
+    cached_ -= it->first;
+    if (it->second.empty()) free_.erase(it);
+    TL_DETAIL_UNPOISON(raw, kAlignment);
+    return raw;
+  }
+
+  /// The footprint allowed when `cap` more bytes are needed: 1.25x the highest capacity of live
+  /// blocks so far (the program's own peak, counted as the blocks it held, size-class rounding
+  /// included), or of the live blocks plus cap if that is higher.
+  std::size_t budget_for(std::size_t cap) const {
+    const std::size_t live = reserved_ - cached_;
+    const std::size_t need = live + cap > hwm_live_ ? live + cap : hwm_live_;
+    return need + need / 4;
+  }
+  bool over_budget(std::size_t cap) const { return reserved_ + cap > budget_for(cap); }
+
   /// Before taking `cap` more bytes from the system: release the least recently freed cached blocks
-  /// while the footprint would exceed 1.25x the highest in-use (the program's own peak).
+  /// while the footprint would exceed the budget.
   void make_room(std::size_t cap) {
-    const std::size_t need = in_use_ + cap > hwm_in_use_ ? in_use_ + cap : hwm_in_use_;
-    const std::size_t budget = need + need / 4;
+    const std::size_t budget = budget_for(cap);
     release_while([&] { return reserved_ + cap > budget; });
   }
 
@@ -251,7 +282,7 @@ class CachingPool {
   std::map<std::size_t, std::deque<Cached>> free_;  // class -> blocks, most recently freed last
   bool enabled_ = true, shut_down_ = false;
   std::size_t limit_ = kNoCacheLimit;  // cap on cached bytes
-  std::size_t in_use_ = 0, peak_in_use_ = 0, hwm_in_use_ = 0, cached_ = 0, reserved_ = 0, peak_reserved_ = 0;
+  std::size_t in_use_ = 0, peak_in_use_ = 0, hwm_live_ = 0, cached_ = 0, reserved_ = 0, peak_reserved_ = 0;
   std::size_t hits_ = 0, misses_ = 0, releases_ = 0;
   std::uint64_t clock_ = 0;
 };

@@ -64,7 +64,7 @@ void check_all_bn(double rtol) {
   check_bn_against_pytorch("bn1d_ncl.", ncl, 2, rtol);
 }
 
-tl::GradcheckResult bn_gradcheck(const tl::Shape& xs, bool affine, bool training) {
+tl::GradcheckResult bn_gradcheck(const tl::Shape& xs, bool affine, bool training, bool relu = false) {
   tl::Generator gen(11);
   const int64_t C = xs[1];
   auto rm = tl::randn<double>({C}, gen), rv = tl::rand<double>({C}, gen) + 0.5;
@@ -77,8 +77,9 @@ tl::GradcheckResult bn_gradcheck(const tl::Shape& xs, bool affine, bool training
       [&](const std::vector<Tensor<double>>& v) {
         // Fresh copies: training updates the running stats, and f must be deterministic.
         auto m = tl::Tensor<double>(rm.to_vector(), rm.shape()), s = tl::Tensor<double>(rv.to_vector(), rv.shape());
-        return tl::batch_norm(v[0], m, s, affine ? v[1] : Tensor<double>(), affine ? v[2] : Tensor<double>(),
-                              training, 0.1, 1e-5);
+        const auto w = affine ? v[1] : Tensor<double>(), b = affine ? v[2] : Tensor<double>();
+        return relu ? tl::batch_norm_relu(v[0], m, s, w, b, training, 0.1, 1e-5)
+                    : tl::batch_norm(v[0], m, s, w, b, training, 0.1, 1e-5);
       },
       in);
 }
@@ -90,15 +91,55 @@ TEST_CASE("BatchNorm1d/2d match PyTorch: train steps (output, grads, running sta
   check_all_bn<float>(2e-5);
 }
 
-TEST_CASE("batch_norm gradcheck") {
-  for (bool training : {true, false})
-    for (bool affine : {true, false}) {
-      INFO("training ", training, " affine ", affine);
-      auto r4 = bn_gradcheck({3, 2, 3, 2}, affine, training);
-      CHECK_MESSAGE(r4.ok, r4.message);
-      auto r2 = bn_gradcheck({5, 3}, affine, training);
-      CHECK_MESSAGE(r2.ok, r2.message);
+TEST_CASE("batch_norm and batch_norm_relu gradcheck") {
+  for (bool relu : {false, true})
+    for (bool training : {true, false})
+      for (bool affine : {true, false}) {
+        INFO("relu ", relu, " training ", training, " affine ", affine);
+        auto r4 = bn_gradcheck({3, 2, 3, 2}, affine, training, relu);
+        CHECK_MESSAGE(r4.ok, r4.message);
+        auto r2 = bn_gradcheck({5, 3}, affine, training, relu);
+        CHECK_MESSAGE(r2.ok, r2.message);
+      }
+}
+
+TEST_CASE("BatchNorm2d::forward_relu equals relu(forward): output, gradients, running statistics") {
+  for (bool training : {true, false}) {
+    INFO("training ", training);
+    tl::Generator gen(5);
+    tl::nn::BatchNorm2d<float> fused(6), plain(6);
+    auto w = tl::rand<float>({6}, gen) + 0.5f, b = tl::randn<float>({6}, gen);
+    {
+      tl::NoGradGuard ng;
+      for (auto* m : {&fused, &plain}) {
+        m->weight.copy_(w);
+        m->bias.copy_(b);
+        m->running_mean.copy_(b * 0.5f);
+        m->running_var.copy_(w);
+      }
     }
+    fused.train(training);
+    plain.train(training);
+    auto x = tl::randn<float>({4, 6, 5, 7}, gen) * 2.0f + 0.3f, gy = tl::randn<float>({4, 6, 5, 7}, gen);
+    auto x1 = x.clone().requires_grad_(), x2 = x.clone().requires_grad_();
+    auto y1 = fused.forward_relu(x1), y2 = tl::relu(plain.forward(x2));
+    const auto v1 = y1.to_vector(), v2 = y2.to_vector();
+    int64_t zeros = 0;
+    for (size_t i = 0; i < v1.size(); ++i) zeros += v1[i] == 0.0f;
+    CHECK(zeros > 100);  // the ReLU clips a good share (so the masking is exercised)
+    CHECK(zeros < static_cast<int64_t>(v1.size()) - 100);
+    using tl::test::max_abs_diff;
+    CHECK(max_abs_diff(y1, y2) <= 1e-6);
+    (y1 * gy).sum().backward();
+    (y2 * gy).sum().backward();
+    CHECK(max_abs_diff(x1.grad(), x2.grad()) <= 1e-5);
+    CHECK(max_abs_diff(fused.weight.grad(), plain.weight.grad()) <= 1e-4);
+    CHECK(max_abs_diff(fused.bias.grad(), plain.bias.grad()) <= 1e-4);
+    CHECK(max_abs_diff(fused.running_mean, plain.running_mean) == 0);
+    CHECK(max_abs_diff(fused.running_var, plain.running_var) == 0);
+    CHECK(fused.num_batches_tracked.item() == plain.num_batches_tracked.item());
+    CHECK(y1.grad_fn()->name() == "BatchNormReluBackward");
+  }
 }
 
 TEST_CASE("batch_norm: known values and the running-stat update formula") {

@@ -5,6 +5,7 @@
 // Only the headers under test (not tl.hpp), so other areas' work does not slow or break this build.
 #include <tl/autograd/engine.hpp>
 #include <tl/autograd/gradcheck.hpp>
+#include <tl/ops/add_relu.hpp>
 #include <tl/ops/compare.hpp>
 #include <tl/ops/index.hpp>
 #include <tl/ops/join.hpp>

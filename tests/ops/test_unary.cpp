@@ -128,7 +128,31 @@ TEST_CASE("gradcheck: unary ops") {
   check_grad([](const V& v) { return tl::pow(v[0], v[1]); }, {td({1.5}, {1}), a});  // broadcast base
   check_grad([](const V& v) { return tl::abs(v[0]); }, {away});
   check_grad([](const V& v) { return tl::relu(v[0]); }, {away});
+  check_grad([](const V& v) { return tl::add_relu(v[0], v[1]); }, {away, td({0.3, -0.6, 0.2, 1.1, -0.1, 0.45}, {2, 3})});
+  check_grad([](const V& v) { return tl::add_relu(v[0], v[1]); }, {away, td({0.3, -0.75, 0.2}, {3})});  // broadcast
   check_grad([](const V& v) { return tl::clamp(v[0], -0.5, 0.5); }, {td({-1.1, -0.2, 0.1, 0.4, 0.9, 2.0}, {2, 3})});
   check_grad([](const V& v) { return tl::clamp_min(v[0], 0.0); }, {away});
   check_grad([](const V& v) { return tl::clamp_max(v[0], 0.0); }, {away});
+}
+
+TEST_CASE("add_relu: relu(a + b) in one pass, the same values and gradients as add then relu") {
+  tl::Generator gen(3);
+  for (const tl::Shape& sb : {tl::Shape{4, 8, 33, 35}, tl::Shape{8, 1, 35}}) {  // same shape; broadcast
+    auto a = tl::randn<float>({4, 8, 33, 35}, gen), b = tl::randn<float>(sb, gen);
+    auto a1 = a.clone().requires_grad_(), b1 = b.clone().requires_grad_();
+    auto a2 = a.clone().requires_grad_(), b2 = b.clone().requires_grad_();
+    auto y1 = tl::add_relu(a1, b1), y2 = tl::relu(tl::add(a2, b2));
+    CHECK(y1.to_vector() == y2.to_vector());
+    auto gy = tl::randn<float>(y1.shape(), gen);
+    (y1 * gy).sum().backward();
+    (y2 * gy).sum().backward();
+    CHECK(a1.grad().to_vector() == a2.grad().to_vector());
+    CHECK(b1.grad().to_vector() == b2.grad().to_vector());
+  }
+  // The shared gradient of both inputs must not alias: accumulating into one leaves the other intact.
+  auto x = tf({1, -2, 3}, {3}).requires_grad_();
+  auto y = tl::add_relu(x, x);  // both inputs are x: its gradient is the sum of the two
+  y.sum().backward();
+  check_values(x.grad(), {3}, {2, 0, 2});
+  CHECK(tl::add_relu(tf({1, -2}, {2}), tf({-3, 4}, {2})).to_vector() == std::vector<float>{0, 2});
 }

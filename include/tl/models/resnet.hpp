@@ -85,10 +85,12 @@ class BasicBlock : public nn::Module<T> {
     if (downsample_) downsample = this->register_module("downsample", std::move(downsample_));
   }
 
+  // bn->forward_relu and add_relu: relu(bn(.)) and relu(. + shortcut) in one pass each (the relu
+  // child is kept for torchvision's structure and names; it holds no state).
   Tensor<T> forward(const Tensor<T>& x) override {
-    auto out = relu->forward(bn1->forward(conv1->forward(x)));
+    auto out = bn1->forward_relu(conv1->forward(x));
     out = bn2->forward(conv2->forward(out));
-    return relu->forward(add(out, downsample ? downsample->forward(x) : x));
+    return add_relu(out, downsample ? downsample->forward(x) : x);
   }
   /// The BN whose weight zero_init_residual zeroes.
   std::shared_ptr<nn::BatchNorm2d<T>> last_bn() const { return bn2; }
@@ -125,11 +127,11 @@ class Bottleneck : public nn::Module<T> {
     if (downsample_) downsample = this->register_module("downsample", std::move(downsample_));
   }
 
-  Tensor<T> forward(const Tensor<T>& x) override {
-    auto out = relu->forward(bn1->forward(conv1->forward(x)));
-    out = relu->forward(bn2->forward(conv2->forward(out)));
+  Tensor<T> forward(const Tensor<T>& x) override {  // fused BN+ReLU and add+ReLU, as BasicBlock
+    auto out = bn1->forward_relu(conv1->forward(x));
+    out = bn2->forward_relu(conv2->forward(out));
     out = bn3->forward(conv3->forward(out));
-    return relu->forward(add(out, downsample ? downsample->forward(x) : x));
+    return add_relu(out, downsample ? downsample->forward(x) : x);
   }
   std::shared_ptr<nn::BatchNorm2d<T>> last_bn() const { return bn3; }
   std::string type_name() const override { return "Bottleneck"; }
@@ -202,7 +204,7 @@ class ResNet : public nn::Module<T> {
     TL_CHECK(x.dim() == 4, "ResNet: expected input [N, C, H, W], got shape ", shape_str(x.shape()));
     TL_CHECK(x.size(1) == options_.in_channels, "ResNet: expected ", options_.in_channels,
              " input channels, got shape ", shape_str(x.shape()));
-    auto h = relu->forward(bn1->forward(conv1->forward(x)));
+    auto h = bn1->forward_relu(conv1->forward(x));
     if (maxpool) h = maxpool->forward(h);
     h = layer4->forward(layer3->forward(layer2->forward(layer1->forward(h))));
     return avgpool->forward(h).flatten(1);

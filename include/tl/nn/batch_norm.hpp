@@ -37,20 +37,11 @@ class BatchNorm : public Module<T> {
 
   void train(bool on = true) override { Module<T>::train(on && !freeze_stats); }
 
-  Tensor<T> forward(const Tensor<T>& x) override {
-    check_input_dim(x);
-    TL_CHECK(x.size(1) == num_features, this->type_name(), ": expected input with ", num_features,
-             " channels (dim 1), got shape ", shape_str(x.shape()));
-    const bool training = this->is_training();
-    double factor = momentum.value_or(0.0);
-    const bool count = training && track_running_stats;
-    if (count && !momentum) factor = 1.0 / (static_cast<double>(num_batches_tracked.item()) + 1.0);
-    // Eval without running stats normalises with the batch's own statistics, as PyTorch does.
-    const bool use_batch_stats = training || !track_running_stats;
-    auto out = batch_norm(x, running_mean, running_var, weight, bias, use_batch_stats, factor, eps);
-    if (count) num_batches_tracked.data()[0] += T(1);  // after the op, so a rejected input changes nothing
-    return out;
-  }
+  Tensor<T> forward(const Tensor<T>& x) override { return run<false>(x); }
+
+  /// (tl) relu(forward(x)) in one pass over the data, forward and backward (tl::batch_norm_relu),
+  /// with the same running-statistics update as forward. The ResNets call it for each BN + ReLU pair.
+  Tensor<T> forward_relu(const Tensor<T>& x) { return run<true>(x); }
 
   void reset_running_stats() {
     if (!track_running_stats) return;
@@ -90,6 +81,24 @@ class BatchNorm : public Module<T> {
     }
   }
   virtual void check_input_dim(const Tensor<T>& x) const = 0;
+
+ private:
+  template <bool Relu>
+  Tensor<T> run(const Tensor<T>& x) {
+    check_input_dim(x);
+    TL_CHECK(x.size(1) == num_features, this->type_name(), ": expected input with ", num_features,
+             " channels (dim 1), got shape ", shape_str(x.shape()));
+    const bool training = this->is_training();
+    double factor = momentum.value_or(0.0);
+    const bool count = training && track_running_stats;
+    if (count && !momentum) factor = 1.0 / (static_cast<double>(num_batches_tracked.item()) + 1.0);
+    // Eval without running stats normalises with the batch's own statistics, as PyTorch does.
+    const bool use_batch_stats = training || !track_running_stats;
+    auto out = Relu ? batch_norm_relu(x, running_mean, running_var, weight, bias, use_batch_stats, factor, eps)
+                    : batch_norm(x, running_mean, running_var, weight, bias, use_batch_stats, factor, eps);
+    if (count) num_batches_tracked.data()[0] += T(1);  // after the op, so a rejected input changes nothing
+    return out;
+  }
 };
 
 /// Batch norm over [N, C] or [N, C, L] (torch.nn.BatchNorm1d).

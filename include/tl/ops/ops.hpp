@@ -8,6 +8,7 @@
 #include "tl/ops/reduce.hpp"
 #include "tl/ops/matmul.hpp"
 #include "tl/ops/batch_norm.hpp"
+#include "tl/ops/add_relu.hpp"
 #include "tl/ops/join.hpp"
 #include "tl/ops/compare.hpp"
 #include "tl/ops/index.hpp"

@@ -148,3 +148,46 @@ TEST_CASE(TL_TEST_ISA " conv2d fast kernels give the same result when called aga
   tl::kernels::conv2d_forward(big, x.data(), w.data(), static_cast<const float*>(nullptr), y2.data());
   CHECK(y1 == y2);
 }
+
+namespace {
+/// conv2d_forward_fused (epilogue: per-channel scale, shift, ReLU) against the reference convolution
+/// followed by the same transform in plain scalar code.
+template <class T>
+void check_conv_epilogue(const Conv2dParams& p, std::mt19937& rng, double tol, int variant) {
+  const int64_t Cg = p.C / p.groups, PQ = p.P() * p.Q();
+  auto x = random_vector<T>(rng, p.N * p.C * p.H * p.W), w = random_vector<T>(rng, p.K * Cg * p.R * p.S);
+  auto scale = random_vector<T>(rng, p.K), shift = random_vector<T>(rng, p.K);
+  tl::kernels::Epilogue<T> ep{variant & 1 ? scale.data() : nullptr, variant & 2 ? shift.data() : nullptr,
+                              (variant & 4) != 0};
+  INFO(describe(p), " scale ", (variant & 1), " shift ", (variant & 2), " relu ", (variant & 4));
+  std::vector<T> y(p.N * p.K * PQ, T(7)), y_ref(p.N * p.K * PQ);
+  tl::kernels::conv2d_forward_fused(p, x.data(), w.data(), y.data(), ep);
+  tl::kernels::conv2d_forward_ref(p, x.data(), w.data(), static_cast<const T*>(nullptr), y_ref.data());
+  int64_t clipped = 0;
+  for (int64_t n = 0; n < p.N; ++n)
+    for (int64_t k = 0; k < p.K; ++k)
+      for (int64_t i = 0; i < PQ; ++i) {
+        T& v = y_ref[(n * p.K + k) * PQ + i];
+        if (ep.scale) v *= scale[k];
+        if (ep.shift) v += shift[k];
+        if (ep.relu && v <= T(0)) v = T(0), ++clipped;
+      }
+  CHECK_MESSAGE(max_rel_error(y, y_ref) <= tol, "forward with epilogue");
+  if (ep.relu && y.size() > 40) CHECK(clipped > 0);
+}
+}  // namespace
+
+TEST_CASE(TL_TEST_ISA " conv2d forward with a fused epilogue (scale, shift, ReLU) matches conv then the transform") {
+  std::mt19937 rng(77);
+  for (int i = 0; i < 80; ++i) check_conv_epilogue<float>(random_conv(rng), rng, 1e-4, i % 8);
+  for (int i = 0; i < 16; ++i) check_conv_epilogue<double>(random_conv(rng), rng, 1e-10, i % 8);
+  // Blocking edges (depth > KC, K > MC, columns > NC), 1x1 (plain GEMM), a cropped kernel, depthwise
+  // (the pass-after path) and K not a multiple of the micro-tile rows.
+  for (int v : {1, 3, 6, 7}) {
+    check_conv_epilogue<float>(conv(2, 40, 9, 9, 600, 3, 3, 1, 1), rng, 1e-4, v);
+    check_conv_epilogue<float>(conv(3, 64, 16, 16, 20, 1, 1, 1, 0), rng, 1e-4, v);
+    check_conv_epilogue<float>(conv(4, 16, 1, 1, 24, 3, 3, 1, 1), rng, 1e-4, v);
+    check_conv_epilogue<float>(conv(2, 12, 10, 10, 12, 3, 3, 2, 1, 12), rng, 1e-4, v);
+    check_conv_epilogue<float>(conv(2, 8, 40, 40, 13, 3, 3, 1, 1), rng, 1e-4, v);
+  }
+}

@@ -41,6 +41,27 @@ void conv2d_forward(const Conv2dParams& p, const T* x, const T* w, const T* b, T
   conv2d_forward_gemm(p, x, w, b, y);
 }
 
+/// y = ep(conv(x, w)) per output channel k: y = conv * scale[k] + shift[k], then ReLU if ep.relu
+/// (scale/shift may be null). The GEMM path applies ep in its epilogue (no extra pass over y);
+/// the other paths (depthwise, reference) apply it in a pass after the convolution.
+template <class T>
+void conv2d_forward_fused(const Conv2dParams& p, const T* x, const T* w, T* y, const Epilogue<T>& ep) {
+  if (conv2d_fast_applies<T>(p) && !conv2d_is_depthwise(p)) {
+    if (const TapCrop t = crop_taps(p); t.applies) {
+      T* wc = scratch<T>(Scratch::Cropped, p.K * (p.C / p.groups) * t.q.R * t.q.S);
+      crop_weight(p, t, w, wc);
+      return conv2d_forward_gemm_ep(t.q, x, wc, y, ep);
+    }
+    return conv2d_forward_gemm_ep(p, x, w, y, ep);
+  }
+  conv2d_forward(p, x, w, static_cast<const T*>(nullptr), y);
+  if (!ep.active()) return;
+  const int64_t PQ = p.P() * p.Q();
+#pragma omp parallel for collapse(2) schedule(static) if (p.N * p.K * PQ > 32768)
+  for (int64_t n = 0; n < p.N; ++n)
+    for (int64_t k = 0; k < p.K; ++k) ep.apply(y + (n * p.K + k) * PQ, PQ, k);
+}
+
 template <class T>
 void conv2d_backward_data(const Conv2dParams& p, const T* dy, const T* w, T* dx) {
   if (!conv2d_fast_applies<T>(p)) return conv2d_backward_data_ref(p, dy, w, dx);

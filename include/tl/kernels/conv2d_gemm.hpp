@@ -21,9 +21,10 @@ TL_KERNELS_BEGIN
 /// out[n, g*M + i, pq] = sum_d A_g(i, d) * X_col_g(src)[d, (n, pq)] for the geometry p (src is
 /// N x p.C x H x W, out is N x G*M x P x Q). A_g(i, d) = a[g*a_gs + i*a_rs + d*a_cs].
 /// The forward convolution, and (through a transposed 1x1 geometry) the pointwise backward-data.
+/// ep's rows are output channels (g*M + i).
 template <class T>
 void conv_as_gemm(const Conv2dParams& p, const T* src, const T* a, int64_t a_gs, int64_t a_rs, int64_t a_cs,
-                  int64_t M, T* out) {
+                  int64_t M, T* out, const Epilogue<T>& ep = {}) {
   using UK = MicroKernel<T>;
   const int64_t G = p.groups, Cg = p.C / G, PQ = p.P() * p.Q(), D = Cg * p.R * p.S, Ncol = p.N * PQ;
   const int64_t HW = p.H * p.W, Mpad = round_up(M, UK::mr), outC = G * M;
@@ -47,24 +48,24 @@ void conv_as_gemm(const Conv2dParams& p, const T* src, const T* a, int64_t a_gs,
       auto pack_b = [&](int64_t jj, int64_t ncc, int64_t d0, int64_t kc, T* dst) {
         pack_b_im2col<UK::nr>(p, xg, j0 + jj, ncc, d0, kc, dst);
       };
-      gemm_blocked<T>(mc, nc, D, pack_a, pack_b, CView<T>{out + (g * M + i0) * PQ, PQ, coloff}, false);
+      gemm_blocked<T>(mc, nc, D, pack_a, pack_b, CView<T>{out + (g * M + i0) * PQ, PQ, coloff}, false,
+                      ep.from_row(g * M + i0));
     }
   }
 }
 
+/// y = conv(x, w), then ep per output channel (bias, inference BN, ReLU) applied in the GEMM's
+/// epilogue, while each output tile is in L1 (no extra pass over y).
 template <class T>
-void conv2d_forward_gemm(const Conv2dParams& p0, const T* x, const T* w, const T* b, T* y) {
+void conv2d_forward_gemm_ep(const Conv2dParams& p0, const T* x, const T* w, T* y, const Epilogue<T>& ep) {
   const Conv2dParams p = flatten_pointwise(p0);
-  const int64_t Kg = p.K / p.groups, D = (p.C / p.groups) * p.R * p.S, PQ = p.P() * p.Q();
-  conv_as_gemm(p, x, w, Kg * D, D, 1, Kg, y);
-  if (!b) return;
-#pragma omp parallel for collapse(2) schedule(static) if (p.N * p.K * PQ > 32768)
-  for (int64_t n = 0; n < p.N; ++n)
-    for (int64_t k = 0; k < p.K; ++k) {
-      T* yk = y + (n * p.K + k) * PQ;
-      const T bk = b[k];
-      for (int64_t i = 0; i < PQ; ++i) yk[i] += bk;
-    }
+  const int64_t Kg = p.K / p.groups, D = (p.C / p.groups) * p.R * p.S;
+  conv_as_gemm(p, x, w, Kg * D, D, 1, Kg, y, ep);
+}
+
+template <class T>
+void conv2d_forward_gemm(const Conv2dParams& p, const T* x, const T* w, const T* b, T* y) {
+  conv2d_forward_gemm_ep(p, x, w, y, Epilogue<T>{nullptr, b, false});
 }
 
 /// Channel blocks of the backward-data tasks: whole groups unless there are too few (image chunk,

@@ -24,15 +24,45 @@ struct CView {
   int64_t col(int64_t j) const { return coloff ? coloff[j] : j; }
 };
 
+/// What to do to each finished element of C row r, while its tile is still in L1:
+///   v = v * scale[r] + shift[r] (either may be null: 1 and 0), then max(v, 0) when relu.
+/// A convolution's bias is shift; an inference BatchNorm after it is scale and shift.
+template <class T>
+struct Epilogue {
+  const T* scale = nullptr;
+  const T* shift = nullptr;
+  bool relu = false;
+  bool active() const { return scale || shift || relu; }
+  /// The same epilogue for the rows from `r0` on.
+  Epilogue from_row(int64_t r0) const { return {scale ? scale + r0 : nullptr, shift ? shift + r0 : nullptr, relu}; }
+  /// Applies row r's transform to n consecutive values.
+  void apply(T* v, int64_t n, int64_t r) const {
+    const T a = scale ? scale[r] : T(1), b = shift ? shift[r] : T(0);
+    if (scale) {
+#pragma omp simd
+      for (int64_t j = 0; j < n; ++j) v[j] = v[j] * a;
+    }
+    if (shift) {
+#pragma omp simd
+      for (int64_t j = 0; j < n; ++j) v[j] = v[j] + b;
+    }
+    if (relu) {
+#pragma omp simd
+      for (int64_t j = 0; j < n; ++j) v[j] = v[j] > T(0) ? v[j] : T(0);
+    }
+  }
+};
+
 inline int64_t round_up(int64_t v, int64_t m) { return (v + m - 1) / m * m; }
 inline int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
 
 /// C[mc x nc] (+)= packed A (mc x kc) * packed B (kc x nc); c already points at the block's origin
 /// (c.coloff too). Full tiles whose columns are contiguous in memory are written in place; edge and
-/// scattered tiles go through a small local tile.
+/// scattered tiles go through a small local tile. ep (rows counted from the block's first row) is
+/// applied to each tile once it is written.
 template <class T>
 void gemm_macro_kernel(int64_t mc, int64_t nc, int64_t kc, const T* ap, const T* bp, const CView<T>& c,
-                       bool accumulate) {
+                       bool accumulate, const Epilogue<T>& ep = {}) {
   using UK = MicroKernel<T>;
   constexpr int MR = UK::mr, NR = UK::nr;
   alignas(64) T tile[MR * NR];
@@ -44,7 +74,10 @@ void gemm_macro_kernel(int64_t mc, int64_t nc, int64_t kc, const T* ap, const T*
       const int64_t mr = std::min<int64_t>(MR, mc - ir);
       const T* apanel = ap + ir * kc;
       if (contiguous && mr == MR) {
-        UK::run(kc, apanel, bpanel, c.ptr + ir * c.rs + c.col(jr), c.rs, accumulate);
+        T* ct = c.ptr + ir * c.rs + c.col(jr);
+        UK::run(kc, apanel, bpanel, ct, c.rs, accumulate);
+        if (ep.active())
+          for (int64_t i = 0; i < MR; ++i) ep.apply(ct + i * c.rs, NR, ir + i);
         continue;
       }
       UK::run(kc, apanel, bpanel, tile, NR, false);
@@ -53,6 +86,7 @@ void gemm_macro_kernel(int64_t mc, int64_t nc, int64_t kc, const T* ap, const T*
         for (int64_t j = 0; j < nr; ++j) {
           T& dst = row[c.col(jr + j)];
           dst = accumulate ? dst + tile[i * NR + j] : tile[i * NR + j];
+          if (ep.active()) ep.apply(&dst, 1, ir + i);
         }
       }
     }
@@ -62,15 +96,18 @@ void gemm_macro_kernel(int64_t mc, int64_t nc, int64_t kc, const T* ap, const T*
 /// Single-threaded blocked GEMM: C[i, j] (+)= sum_d A[i, d] * B[d, j] for i < M, j < N, d < D.
 ///   pack_a(i0, mc, d0, kc) -> const T*   A[i0:i0+mc, d0:d0+kc] packed (may return a pre-packed block)
 ///   pack_b(j0, nc, d0, kc, T* dst)        packs B[d0:d0+kc, j0:j0+nc] into dst
-/// accumulate=false overwrites C.
+/// accumulate=false overwrites C. ep is applied to each element of C once its sum is complete.
 template <class T, class PackA, class PackB>
 void gemm_blocked(int64_t M, int64_t N, int64_t D, PackA&& pack_a, PackB&& pack_b, const CView<T>& c,
-                  bool accumulate) {
+                  bool accumulate, const Epilogue<T>& ep = {}) {
   constexpr int64_t KC = GemmBlocking::KC, MC = GemmBlocking::MC, NC = GemmBlocking::NC;
   if (D == 0) {
-    if (!accumulate)
-      for (int64_t i = 0; i < M; ++i)
-        for (int64_t j = 0; j < N; ++j) c.ptr[i * c.rs + c.col(j)] = T(0);
+    for (int64_t i = 0; i < M; ++i)
+      for (int64_t j = 0; j < N; ++j) {
+        T& dst = c.ptr[i * c.rs + c.col(j)];
+        if (!accumulate) dst = T(0);
+        if (ep.active()) ep.apply(&dst, 1, i);
+      }
     return;
   }
   T* bbuf = scratch<T>(Scratch::PackedB, KC * round_up(std::min(N, NC), MicroKernel<T>::nr));
@@ -84,7 +121,7 @@ void gemm_blocked(int64_t M, int64_t N, int64_t D, PackA&& pack_a, PackB&& pack_
         const int64_t mc = std::min(MC, M - i0);
         const T* ap = pack_a(i0, mc, d0, kc);
         CView<T> cb{c.ptr + i0 * c.rs + (c.coloff ? 0 : j0), c.rs, c.coloff ? c.coloff + j0 : nullptr};
-        gemm_macro_kernel(mc, nc, kc, ap, bbuf, cb, acc);
+        gemm_macro_kernel(mc, nc, kc, ap, bbuf, cb, acc, d0 + kc >= D ? ep.from_row(i0) : Epilogue<T>{});
       }
     }
   }

@@ -21,10 +21,12 @@
 #include "tl/nn/activation.hpp"
 #include "tl/nn/batch_norm.hpp"
 #include "tl/nn/conv2d.hpp"
+#include "tl/nn/conv_bn.hpp"
 #include "tl/nn/init.hpp"
 #include "tl/nn/linear.hpp"
 #include "tl/nn/pooling.hpp"
 #include "tl/nn/sequential.hpp"
+#include "tl/ops/add_relu.hpp"
 #include "tl/ops/binary.hpp"
 #include "tl/ops/unary.hpp"
 
@@ -52,6 +54,18 @@ template <class T>
 std::shared_ptr<nn::Conv2d<T>> conv3x3(int64_t in, int64_t out, int64_t stride = 1, int64_t groups = 1,
                                        int64_t dilation = 1) {
   return std::make_shared<nn::Conv2d<T>>(in, out, 3, stride, dilation, dilation, groups, false);
+}
+/// The residual shortcut: x, or downsample(x); a torchvision downsample (conv1x1 + BN) goes
+/// through nn::conv_bn_forward (one pass at inference).
+template <class T>
+Tensor<T> shortcut(const std::shared_ptr<nn::Sequential<T>>& downsample, const Tensor<T>& x) {
+  if (!downsample) return x;
+  if (downsample->size() == 2) {
+    auto conv = std::dynamic_pointer_cast<nn::Conv2d<T>>(downsample->at(0));
+    auto bn = std::dynamic_pointer_cast<nn::BatchNorm<T>>(downsample->at(1));
+    if (conv && bn) return nn::conv_bn_forward(*conv, *bn, x, false);
+  }
+  return downsample->forward(x);
 }
 /// torchvision's conv1x1, no bias.
 template <class T>
@@ -85,12 +99,13 @@ class BasicBlock : public nn::Module<T> {
     if (downsample_) downsample = this->register_module("downsample", std::move(downsample_));
   }
 
-  // bn->forward_relu and add_relu: relu(bn(.)) and relu(. + shortcut) in one pass each (the relu
-  // child is kept for torchvision's structure and names; it holds no state).
+  // conv_bn_forward and add_relu: conv+BN(+ReLU) as one pass at inference (BN+ReLU fused in
+  // training), relu(. + shortcut) in one pass. The relu child is kept for torchvision's structure
+  // and names; it holds no state.
   Tensor<T> forward(const Tensor<T>& x) override {
-    auto out = bn1->forward_relu(conv1->forward(x));
-    out = bn2->forward(conv2->forward(out));
-    return add_relu(out, downsample ? downsample->forward(x) : x);
+    auto out = nn::conv_bn_forward(*conv1, *bn1, x, true);
+    out = nn::conv_bn_forward(*conv2, *bn2, out, false);
+    return add_relu(out, detail::shortcut(downsample, x));
   }
   /// The BN whose weight zero_init_residual zeroes.
   std::shared_ptr<nn::BatchNorm2d<T>> last_bn() const { return bn2; }
@@ -127,11 +142,11 @@ class Bottleneck : public nn::Module<T> {
     if (downsample_) downsample = this->register_module("downsample", std::move(downsample_));
   }
 
-  Tensor<T> forward(const Tensor<T>& x) override {  // fused BN+ReLU and add+ReLU, as BasicBlock
-    auto out = bn1->forward_relu(conv1->forward(x));
-    out = bn2->forward_relu(conv2->forward(out));
-    out = bn3->forward(conv3->forward(out));
-    return add_relu(out, downsample ? downsample->forward(x) : x);
+  Tensor<T> forward(const Tensor<T>& x) override {  // fused as in BasicBlock
+    auto out = nn::conv_bn_forward(*conv1, *bn1, x, true);
+    out = nn::conv_bn_forward(*conv2, *bn2, out, true);
+    out = nn::conv_bn_forward(*conv3, *bn3, out, false);
+    return add_relu(out, detail::shortcut(downsample, x));
   }
   std::shared_ptr<nn::BatchNorm2d<T>> last_bn() const { return bn3; }
   std::string type_name() const override { return "Bottleneck"; }
@@ -204,7 +219,7 @@ class ResNet : public nn::Module<T> {
     TL_CHECK(x.dim() == 4, "ResNet: expected input [N, C, H, W], got shape ", shape_str(x.shape()));
     TL_CHECK(x.size(1) == options_.in_channels, "ResNet: expected ", options_.in_channels,
              " input channels, got shape ", shape_str(x.shape()));
-    auto h = bn1->forward_relu(conv1->forward(x));
+    auto h = nn::conv_bn_forward(*conv1, *bn1, x, true);
     if (maxpool) h = maxpool->forward(h);
     h = layer4->forward(layer3->forward(layer2->forward(layer1->forward(h))));
     return avgpool->forward(h).flatten(1);

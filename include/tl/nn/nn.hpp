@@ -5,6 +5,7 @@
 #include "tl/nn/init.hpp"
 #include "tl/nn/conv2d.hpp"
 #include "tl/nn/batch_norm.hpp"
+#include "tl/nn/conv_bn.hpp"
 #include "tl/nn/linear.hpp"
 #include "tl/nn/activation.hpp"
 #include "tl/nn/dropout.hpp"

@@ -81,6 +81,9 @@ inline DepthTable depth_table(const Conv2dParams& p, int64_t d0, int64_t kc) {
 /// every strided layer (1.5-1.8x), but lose ~10-20% to the run copies on 7x7, 8x8 and 14x14 maps.
 inline constexpr int64_t kGatherBelowQ = 5;
 
+/// Depth rows of look-ahead for the packers' software prefetch (about two channels of a 3x3 kernel).
+inline constexpr int64_t kPrefetchRows = 16;
+
 #if defined(TL_KERNELS_ISA_AVX512)
 /// AVX-512 body of pack_b_im2col for float and NR = 32: each run (up to 32 columns of one output
 /// row) is two masked 16-wide loads (stride 1) or gathers (stride > 1) per depth row. The masks come
@@ -100,8 +103,21 @@ inline void pack_b_im2col_avx512(const ColumnRun* runs, int64_t nruns, const Dep
     const __mmask16 lm0 = static_cast<__mmask16>(len_mask), lm1 = static_cast<__mmask16>(len_mask >> 16);
     float* base = dst + (run.jj / NR) * NR * kc + run.jj % NR;
     const float* xn = x + run.n * CHW;
+    const auto xn_addr = reinterpret_cast<std::uintptr_t>(xn);
     for (int64_t k = 0; k < kc; ++k) {
       float* d = base + k * NR;
+      // The loads below miss the cache on each new channel (rows 4+ KiB apart: no hardware
+      // prefetch): prefetch the input row kPrefetchRows depth rows ahead (integer arithmetic: the
+      // row may be a padding row outside the image; a prefetch never faults).
+      if (k + kPrefetchRows < kc) {
+        const int64_t kp = k + kPrefetchRows;
+        const std::uintptr_t a =
+            xn_addr + static_cast<std::uintptr_t>((tab.coff[kp] + (run.ih0 + tab.roff[kp]) * W + run.iw0 + tab.soff[kp]) *
+                                                  static_cast<int64_t>(sizeof(float)));
+        _mm_prefetch(reinterpret_cast<const char*>(a), _MM_HINT_T0);
+        _mm_prefetch(reinterpret_cast<const char*>(a + 64), _MM_HINT_T0);
+        if (sw > 1) _mm_prefetch(reinterpret_cast<const char*>(a + 128), _MM_HINT_T0);
+      }
       const int64_t ih = run.ih0 + tab.roff[k];
       if (ih < 0 || ih >= H) {
         _mm512_mask_storeu_ps(d, lm0, zero);
@@ -156,7 +172,14 @@ inline void pack_b_im2col_gather_avx512(const Conv2dParams& p, const float* x, i
     const __m512i w0 = _mm512_load_si512(iw0), w1 = _mm512_load_si512(iw0 + 16);
     const __m512i b0 = _mm512_load_si512(base), b1 = _mm512_load_si512(base + 16);
     float* panel = dst + jp * kc;
+    const auto x_addr = reinterpret_cast<std::uintptr_t>(x);
     for (int64_t k = 0; k < kc; ++k) {
+      if (k + kPrefetchRows < kc) {  // as in pack_b_im2col_avx512; four lines across the panel's columns
+        const int64_t kp = k + kPrefetchRows, o = tab.coff[kp] + tab.roff[kp] * p.W + tab.soff[kp];
+        for (int t : {0, 10, 21, 31})
+          _mm_prefetch(reinterpret_cast<const char*>(x_addr + static_cast<std::uintptr_t>((base[t] + o) * 4)),
+                       _MM_HINT_T0);
+      }
       const __m512i roff = _mm512_set1_epi32(static_cast<int>(tab.roff[k]));
       const __m512i soff = _mm512_set1_epi32(static_cast<int>(tab.soff[k]));
       const __m512i off = _mm512_set1_epi32(static_cast<int>(tab.coff[k] + tab.roff[k] * p.W + tab.soff[k]));

@@ -113,3 +113,33 @@ TEST_CASE("gradcheck detects a wrong gradient") {
   CHECK(!r.ok);
   CHECK(r.message.find("analytic") != std::string::npos);
 }
+
+TEST_CASE("a leaf adopts a backward's fresh gradient, but never a tensor someone else holds") {
+  auto x = tl::Tensor<float>({1, -2, 3}, {3}).requires_grad_();
+  // A fresh gradient from MulBackward: adopted (no copy); a second backward adds to it in place.
+  (x * tl::Tensor<float>({2, 2, 2}, {3})).sum().backward();
+  CHECK(x.grad().to_vector() == std::vector<float>{2, 2, 2});
+  (x * tl::Tensor<float>({1, 2, 3}, {3})).sum().backward();
+  CHECK(x.grad().to_vector() == std::vector<float>{3, 4, 5});
+  // The user's gradient reaches the leaf unchanged through AddBackward: it must be copied, so
+  // changing the user's tensor afterwards leaves .grad alone.
+  x.zero_grad();
+  auto g = tl::Tensor<float>({1, 1, 1}, {3});
+  (x + tl::Tensor<float>({0, 0, 0}, {3})).backward(g);
+  g.fill_(5.0f);
+  CHECK(x.grad().to_vector() == std::vector<float>{1, 1, 1});
+  // The same for a leaf as the root.
+  x.zero_grad();
+  auto g2 = tl::Tensor<float>({7, 7, 7}, {3});
+  x.backward(g2);
+  g2.fill_(0.0f);
+  CHECK(x.grad().to_vector() == std::vector<float>{7, 7, 7});
+  // A gradient shared by two edges (add_relu hands one tensor to both inputs): each leaf gets its
+  // own storage, so accumulating into one does not change the other.
+  auto a = tl::Tensor<float>({1, 2}, {2}).requires_grad_(), b = tl::Tensor<float>({3, 4}, {2}).requires_grad_();
+  tl::add_relu(a, b).sum().backward();
+  CHECK(a.grad().data() != b.grad().data());
+  (a * 3.0f).sum().backward();
+  CHECK(a.grad().to_vector() == std::vector<float>{4, 4});
+  CHECK(b.grad().to_vector() == std::vector<float>{1, 1});
+}

@@ -308,20 +308,21 @@ TEST_CASE("allocator: tensor workloads, in-use bytes and peak as expected") {
   CHECK(s1.in_use == s0.in_use);
   CHECK(s1.peak_in_use == s0.in_use + 800000 + 10048);
 
-  // A training-like loop: after the first step every large block comes from the cache, and
-  // nothing is left in use but the gradient.
+  // A training-like loop: after the first two steps every large block comes from the cache, and
+  // nothing is left in use but the gradient. (The first backward's fresh gradient becomes w.grad
+  // itself, so the second step may miss once for the block that left the pool that way.)
   auto w = tl::randn<float>({256, 512}).requires_grad_();  // 512 KiB
   auto x = tl::randn<float>({64, 256});
   const auto before = tl::memory_stats();
-  std::size_t misses_after_first = 0;
+  std::size_t misses_after_two = 0;
   for (int step = 0; step < 5; ++step) {
     auto loss = x.matmul(w).relu().square().sum();
     loss.backward();
     w.grad().zero_();
-    if (step == 0) misses_after_first = tl::memory_stats().cache_misses;
+    if (step == 1) misses_after_two = tl::memory_stats().cache_misses;
   }
   const auto after = tl::memory_stats();
-  CHECK(after.cache_misses == misses_after_first);
+  CHECK(after.cache_misses == misses_after_two);
   CHECK(after.cache_hits > before.cache_hits);
   CHECK(after.in_use == before.in_use + 256 * 512 * 4);  // w.grad
 }

@@ -25,7 +25,8 @@ void check_against_reference(const tl::StateDict<T>& sd, const std::string& file
   INFO(file);
   auto ref = tl::test::read_ref(fixture("weights_ref.bin"));
   CHECK(sd.keys() == kKeys);
-  for (const auto& [name, r] : ref) {
+  for (const auto& [binding_name, r] : ref) {
+    const auto& name = binding_name;  // clang 14 cannot capture a structured binding in a lambda
     REQUIRE(sd.contains(name));
     const auto& t = sd.at(name);
     CHECK_MESSAGE(t.shape() == r.shape(), name);

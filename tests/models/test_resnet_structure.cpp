@@ -117,7 +117,8 @@ TEST_CASE("ResNet init is torchvision's: kaiming fan_out convs, BN 1/0, zero_ini
   CHECK(z->conv1->weight.to_vector() == w);
   CHECK(z->fc->weight.to_vector() == model->fc->weight.to_vector());  // the head too comes from o.generator
   int zeroed = 0;
-  for (auto& [name, p] : z->named_parameters()) {
+  for (auto& [binding_name, p] : z->named_parameters()) {
+    const auto& name = binding_name;  // clang 14 cannot capture a structured binding in a lambda
     if (name.find("bias") != std::string::npos) continue;  // BN biases start at 0 anyway
     const bool last_bn = name.find(".bn3.weight") != std::string::npos;
     auto v = p.to_vector();
@@ -194,7 +195,8 @@ TEST_CASE("ResNet trains: gradients reach every parameter (double, small stem)")
   auto y = m->forward(tl::randn<double>({2, 3, 8, 8}));
   CHECK(y.shape() == tl::Shape{2, 4});
   y.sum().backward();
-  for (auto& [name, p] : m->named_parameters()) {
+  for (auto& [binding_name, p] : m->named_parameters()) {
+    const auto& name = binding_name;  // clang 14 cannot capture a structured binding in a lambda
     REQUIRE_MESSAGE(p.grad().defined(), name);
     CHECK_MESSAGE(p.grad().shape() == p.shape(), name);
   }

@@ -57,7 +57,8 @@ TEST_CASE("element-wise activations match PyTorch and pass gradcheck") {
   };
   tl::Generator g(3);
   auto x = tl::randn<double>({3, 5}, g) * 2.0;
-  for (const auto& [name, fn] : acts) {
+  for (const auto& [binding_name, fn] : acts) {
+    const auto& name = binding_name;  // clang 14 cannot capture a structured binding in a lambda
     nnref::check_case<double>(name, 1, fn, 1e-12);
     INFO("activation ", name);
     auto r = tl::gradcheck(fn, {x});

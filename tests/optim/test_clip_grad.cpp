@@ -4,21 +4,15 @@
 #include <cmath>
 #include <limits>
 
-#include "support/ref_file.hpp"
+#include "optim/optim_ref.hpp"
 
 using tl::Tensor;
 
 namespace {
-Tensor<double> R(const std::string& k) {
-  static auto r = tl::test::read_ref(tl::test::data_path("optim_ref.bin"));
-  auto it = r.find(k);
-  TL_CHECK(it != r.end(), "optim_ref.bin has no '", k, "'");
-  return it->second;
-}
 std::vector<Tensor<double>> params_with_grads() {
   std::vector<Tensor<double>> ps;
   for (int j = 0; j < 2; ++j) {
-    auto g = R("clip.grad.p" + std::to_string(j));
+    auto g = tl::test::optim_ref("clip.grad.p" + std::to_string(j));
     auto p = tl::zeros_like(g).requires_grad_();
     p.set_grad(g.clone());
     ps.push_back(p);
@@ -40,9 +34,9 @@ TEST_CASE("clip_grad_norm_ matches PyTorch") {
     auto noGrad = tl::zeros<double>({2}).requires_grad_();  // ignored
     ps.push_back(noGrad);
     double total = tl::optim::clip_grad_norm_(ps, c.max_norm, c.norm_type);
-    CHECK(total == doctest::Approx(R(std::string("clip.") + c.name + ".total").item()).epsilon(1e-12));
+    CHECK(total == doctest::Approx(tl::test::optim_ref(std::string("clip.") + c.name + ".total").item()).epsilon(1e-12));
     for (int j = 0; j < 2; ++j)
-      CHECK(tl::test::max_abs_diff(ps[size_t(j)].grad(), R(std::string("clip.") + c.name + ".p" + std::to_string(j))) < 1e-12);
+      CHECK(tl::test::max_abs_diff(ps[size_t(j)].grad(), tl::test::optim_ref(std::string("clip.") + c.name + ".p" + std::to_string(j))) < 1e-12);
     CHECK_FALSE(noGrad.grad().defined());
   }
 }
@@ -74,6 +68,6 @@ TEST_CASE("clip_grad_value_ matches PyTorch") {
   auto ps = params_with_grads();
   tl::optim::clip_grad_value_(ps, 0.8);
   for (int j = 0; j < 2; ++j)
-    CHECK(tl::test::max_abs_diff(ps[size_t(j)].grad(), R("clip.value.p" + std::to_string(j))) == 0.0);
+    CHECK(tl::test::max_abs_diff(ps[size_t(j)].grad(), tl::test::optim_ref("clip.value.p" + std::to_string(j))) == 0.0);
   CHECK_THROWS_AS(tl::optim::clip_grad_value_(ps, -1.0), tl::Error);
 }

@@ -4,33 +4,24 @@
 #include <functional>
 #include <memory>
 
-#include "support/ref_file.hpp"
+#include "optim/optim_ref.hpp"
 
 using tl::Tensor;
 using namespace tl::optim;
 
 namespace {
 
-const std::map<std::string, Tensor<double>>& ref() {
-  static auto r = tl::test::read_ref(tl::test::data_path("optim_ref.bin"));
-  return r;
-}
-Tensor<double> R(const std::string& k) {
-  auto it = ref().find(k);
-  TL_CHECK(it != ref().end(), "optim_ref.bin has no '", k, "'");
-  return it->second;
-}
 std::vector<Tensor<double>> fresh_params() {
   std::vector<Tensor<double>> ps;
   for (int j = 0; j < 2; ++j) {
-    auto p = R("init.p" + std::to_string(j)).clone();
+    auto p = tl::test::optim_ref("init.p" + std::to_string(j)).clone();
     p.requires_grad_();
     ps.push_back(p);
   }
   return ps;
 }
 void set_grads(std::vector<Tensor<double>>& ps, int k) {
-  for (size_t j = 0; j < ps.size(); ++j) ps[j].set_grad(R("grad." + std::to_string(k) + ".p" + std::to_string(j)).clone());
+  for (size_t j = 0; j < ps.size(); ++j) ps[j].set_grad(tl::test::optim_ref("grad." + std::to_string(k) + ".p" + std::to_string(j)).clone());
 }
 
 using MakeOpt = std::function<std::unique_ptr<OptimizerBase>(std::vector<Tensor<double>>&)>;
@@ -44,7 +35,7 @@ void check_trajectory(const std::string& name, const MakeOpt& make) {
     set_grads(ps, k);
     opt->step();
     for (size_t j = 0; j < ps.size(); ++j) {
-      auto d = tl::test::max_abs_diff(ps[j], R(name + ".step" + std::to_string(k + 1) + ".p" + std::to_string(j)));
+      auto d = tl::test::max_abs_diff(ps[j], tl::test::optim_ref(name + ".step" + std::to_string(k + 1) + ".p" + std::to_string(j)));
       CHECK_MESSAGE(d < 1e-12, name, " step ", k + 1, " p", j, ": max diff ", d);
     }
   }
@@ -94,14 +85,14 @@ TEST_CASE("AdamW matches PyTorch step by step") {
 
 TEST_CASE("float optimizers track the double reference") {
   std::vector<Tensor<float>> ps;
-  for (int j = 0; j < 2; ++j) ps.push_back(R("init.p" + std::to_string(j)).to<float>().requires_grad_());
+  for (int j = 0; j < 2; ++j) ps.push_back(tl::test::optim_ref("init.p" + std::to_string(j)).to<float>().requires_grad_());
   AdamW<float> opt(ps, {.lr = 0.01});
   for (int k = 0; k < 5; ++k) {
-    for (int j = 0; j < 2; ++j) ps[size_t(j)].set_grad(R("grad." + std::to_string(k) + ".p" + std::to_string(j)).to<float>());
+    for (int j = 0; j < 2; ++j) ps[size_t(j)].set_grad(tl::test::optim_ref("grad." + std::to_string(k) + ".p" + std::to_string(j)).to<float>());
     opt.step();
   }
-  CHECK(tl::test::max_abs_diff(ps[0], R("adamw.step5.p0")) < 1e-5);
-  CHECK(tl::test::max_abs_diff(ps[1], R("adamw.step5.p1")) < 1e-5);
+  CHECK(tl::test::max_abs_diff(ps[0], tl::test::optim_ref("adamw.step5.p0")) < 1e-5);
+  CHECK(tl::test::max_abs_diff(ps[1], tl::test::optim_ref("adamw.step5.p1")) < 1e-5);
 }
 
 TEST_CASE("the documented contract: parameters of a module, designated options") {

@@ -5,19 +5,13 @@
 #include <functional>
 #include <memory>
 
-#include "support/ref_file.hpp"
+#include "optim/optim_ref.hpp"
 
 using tl::Tensor;
 using namespace tl::optim;
 
 namespace {
 
-Tensor<double> R(const std::string& k) {
-  static auto r = tl::test::read_ref(tl::test::data_path("optim_ref.bin"));
-  auto it = r.find(k);
-  TL_CHECK(it != r.end(), "optim_ref.bin has no '", k, "'");
-  return it->second;
-}
 
 struct Setup {
   Tensor<double> a = tl::zeros<double>({2}).requires_grad_(), b = tl::zeros<double>({3}).requires_grad_();
@@ -26,8 +20,8 @@ struct Setup {
 /// Steps the scheduler 30 times; get_last_lr() (and momentum when given) must follow PyTorch's.
 void check_sequence(const std::string& name, OptimizerBase& opt, LRScheduler& s, bool momentum = false) {
   CAPTURE(name);
-  auto lr = R(name + ".lr");
-  Tensor<double> mom = momentum ? R(name + ".momentum") : Tensor<double>();
+  auto lr = tl::test::optim_ref(name + ".lr");
+  Tensor<double> mom = momentum ? tl::test::optim_ref(name + ".momentum") : Tensor<double>();
   for (int64_t k = 0; k <= 30; ++k) {
     if (k > 0) opt.step(), s.step();
     CHECK(s.last_epoch() == k);

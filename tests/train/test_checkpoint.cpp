@@ -10,16 +10,12 @@
 #include "train/tiny.hpp"
 #include <tl/train/train.hpp>
 
+#include "support/temp_dir.hpp"
+
 namespace tt = tl::train;
 namespace fs = std::filesystem;
 
 namespace {
-std::string temp_dir(const std::string& tag) {
-  auto p = fs::temp_directory_path() / ("tl_ckpt_test_" + tag + "_" + std::to_string(::getpid()));
-  fs::remove_all(p);
-  fs::create_directories(p);
-  return p.string();
-}
 std::vector<uint8_t> bytes_of(const std::string& p) {
   std::ifstream f(p, std::ios::binary);
   return {std::istreambuf_iterator<char>(f), std::istreambuf_iterator<char>()};
@@ -45,7 +41,7 @@ bool consistent(const tt::Checkpoint<float>& ck, int64_t n) {
 }  // namespace
 
 TEST_CASE("checkpoint round trip: model, optimizer, scheduler, RNG, epoch, history, extra") {
-  auto dir = temp_dir("roundtrip");
+  auto dir = tl::test::fresh_temp_dir("tl_ckpt_test_roundtrip");
   tl::manual_seed(3);
   auto model = std::make_shared<tl_test::Tiny>(16, 3);
   tl::optim::SGD<float> opt(model->parameters(), {.lr = 0.1, .momentum = 0.9});
@@ -112,7 +108,7 @@ TEST_CASE("checkpoint round trip: model, optimizer, scheduler, RNG, epoch, histo
 }
 
 TEST_CASE("an interrupted checkpoint write leaves the previous checkpoint intact") {
-  auto dir = temp_dir("atomic");
+  auto dir = tl::test::fresh_temp_dir("tl_ckpt_test_atomic");
   const std::string path = dir + "/checkpoint.safetensors";
   const int64_t n = 1 << 16;
   tt::save_checkpoint(path, filled(1, n));

@@ -6,17 +6,13 @@
 #include "train/tiny.hpp"
 #include <tl/train/train.hpp>
 
+#include "support/temp_dir.hpp"
+
 namespace tt = tl::train;
 namespace td = tl::data;
 namespace fs = std::filesystem;
 
 namespace {
-std::string temp_dir(const std::string& tag) {
-  auto p = fs::temp_directory_path() / ("tl_fit_test_" + tag + "_" + std::to_string(::getpid()));
-  fs::remove_all(p);
-  fs::create_directories(p);
-  return p.string();
-}
 
 // One training setup, built from scratch each time; init_seed varies the initial weights so a
 // resume that failed to restore them would show.
@@ -62,7 +58,7 @@ TEST_CASE("fit: stop after epoch k, resume, and reach bit for bit the uninterrup
   CHECK(h_full.back().lr < h_full.front().lr);  // cosine schedule stepped
   const double next_draw = tl::default_generator().uniform();
 
-  auto dir = temp_dir("resume");
+  auto dir = tl::test::fresh_temp_dir("tl_fit_test_resume");
   Run first(1);
   auto h1 = tt::fit(*first.model, *first.opt, *first.train, first.options(2, dir, false));  // "killed" after epoch 2
   CHECK(h1.size() == 2u);
@@ -95,7 +91,7 @@ TEST_CASE("fit: a crash in the middle of an epoch resumes from the last checkpoi
   Run full(2, 0);
   tt::fit(*full.model, *full.opt, *full.train, full.options(epochs, "", false));
 
-  auto dir = temp_dir("crash");
+  auto dir = tl::test::fresh_temp_dir("tl_fit_test_crash");
   Run crashing(2, 1);
   auto opts = crashing.options(epochs, dir, false);
   opts.checkpoint_every = 2;
@@ -112,7 +108,7 @@ TEST_CASE("fit: a crash in the middle of an epoch resumes from the last checkpoi
 }
 
 TEST_CASE("fit: a NaN loss stops the run naming the step and keeps the last good checkpoint") {
-  auto dir = temp_dir("nan");
+  auto dir = tl::test::fresh_temp_dir("tl_fit_test_nan");
   Run run(4, 0);
   auto opts = run.options(3, dir, false);
   int64_t calls = 0;

@@ -8,6 +8,8 @@
 #include <tl/tl.hpp>
 #include <tl/train/train.hpp>
 
+#include "support/temp_dir.hpp"
+
 namespace tt = tl::train;
 
 namespace {
@@ -16,12 +18,6 @@ std::string slurp(const std::string& p) {
   std::stringstream s;
   s << f.rdbuf();
   return s.str();
-}
-std::string temp_dir(const std::string& tag) {
-  auto p = std::filesystem::temp_directory_path() / ("tl_train_test_" + tag + "_" + std::to_string(::getpid()));
-  std::filesystem::remove_all(p);
-  std::filesystem::create_directories(p);
-  return p.string();
 }
 }  // namespace
 
@@ -80,7 +76,7 @@ TEST_CASE("history CSV round trip, metrics JSONL/CSV and the SVG chart") {
   CHECK(std::isnan(back[0].val_top1));
   CHECK(back[2].val_top1 == h[2].val_top1);
 
-  auto dir = temp_dir("metrics");
+  auto dir = tl::test::fresh_temp_dir("tl_train_test_metrics");
   {
     tt::MetricsLogger log(dir + "/run/metrics.jsonl");
     log.log_step(1, 5, 5, 0.7, 0.5, 0.1);

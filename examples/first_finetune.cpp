@@ -3,6 +3,7 @@
 // learning rate for the backbone than for the head.
 //   first_finetune resnet18.pth cifar-10-batches-bin [epochs] [out.safetensors]
 #include <cstdio>
+#include <cstdlib>
 #include <string>
 
 #include <tl/tl.hpp>
@@ -12,7 +13,11 @@ int main(int argc, char** argv) try {
     std::fprintf(stderr, "usage: first_finetune WEIGHTS(.pth|.safetensors) CIFAR10_BIN_DIR [EPOCHS] [OUT.safetensors]\n");
     return 2;
   }
-  const int64_t epochs = argc > 3 ? std::stoll(argv[3]) : 1;
+  const int64_t epochs = argc > 3 ? std::atoll(argv[3]) : 1;
+  if (epochs < 1) {
+    std::fprintf(stderr, "first_finetune: EPOCHS must be an integer >= 1, got '%s'\n", argv[3]);
+    return 2;
+  }
   const std::string out = argc > 4 ? argv[4] : "finetuned.safetensors";
   tl::manual_seed(0);
 

@@ -114,6 +114,29 @@ TEST_CASE("gradcheck detects a wrong gradient") {
   CHECK(r.message.find("analytic") != std::string::npos);
 }
 
+TEST_CASE("accumulate_leaf adopts only an exclusively owned gradient, and only when allowed") {
+  auto x = tl::zeros<float>({4}).requires_grad_();
+  auto fresh = tl::ones<float>({4});
+  const auto* raw = fresh.impl().get();
+  auto held = fresh;  // a second owner: copied
+  tl::detail::accumulate_leaf(*x.impl(), fresh, /*may_adopt=*/true);
+  CHECK(x.grad().impl().get() != raw);
+  held = tl::Tensor<float>();
+  x.zero_grad();
+  tl::detail::accumulate_leaf(*x.impl(), fresh, /*may_adopt=*/false);  // a user's tensor: copied
+  CHECK(x.grad().impl().get() != raw);
+  x.zero_grad();
+  tl::detail::accumulate_leaf(*x.impl(), fresh, /*may_adopt=*/true);  // sole owner: kept, no copy
+  CHECK(x.grad().impl().get() == raw);
+  auto y = tl::zeros<float>({2}).requires_grad_();
+  auto base = tl::ones<float>({4});
+  tl::detail::accumulate_leaf(*y.impl(), base.narrow(0, 2, 2).contiguous(), true);
+  CHECK(y.grad().to_vector() == std::vector<float>{1, 1});
+  auto z = tl::zeros<float>({2}).requires_grad_();
+  tl::detail::accumulate_leaf(*z.impl(), base.narrow(0, 2, 2), true);  // a view of base: copied
+  CHECK(z.grad().impl()->storage != base.impl()->storage);
+}
+
 TEST_CASE("a leaf adopts a backward's fresh gradient, but never a tensor someone else holds") {
   auto x = tl::Tensor<float>({1, -2, 3}, {3}).requires_grad_();
   // A fresh gradient from MulBackward: adopted (no copy); a second backward adds to it in place.

@@ -1,8 +1,5 @@
 #pragma once
-// A fresh temporary directory per test, removed at the end.
-#include <unistd.h>
-
-#include <atomic>
+// Test data writers for the dataset tests; TempDir is the shared one in tests/support.
 #include <filesystem>
 #include <fstream>
 #include <string>
@@ -10,23 +7,11 @@
 
 #include <zlib.h>
 
+#include "support/temp_dir.hpp"
+
 namespace tl_test {
 
-struct TempDir {
-  std::filesystem::path path;
-  TempDir() {
-    static std::atomic<int> counter{0};
-    path = std::filesystem::temp_directory_path() /
-           ("tl_data_test_" + std::to_string(::getpid()) + "_" + std::to_string(counter++));
-    std::filesystem::remove_all(path);
-    std::filesystem::create_directories(path);
-  }
-  ~TempDir() {
-    std::error_code ec;
-    std::filesystem::remove_all(path, ec);
-  }
-  std::string file(const std::string& name) const { return (path / name).string(); }
-};
+using tl::test::TempDir;
 
 inline void write_bytes(const std::string& path, const std::vector<uint8_t>& b) {
   std::filesystem::create_directories(std::filesystem::path(path).parent_path());

@@ -7,12 +7,13 @@
 #include "optim/optim_ref.hpp"
 
 using tl::Tensor;
+using tl::test::optim_ref;
 
 namespace {
 std::vector<Tensor<double>> params_with_grads() {
   std::vector<Tensor<double>> ps;
   for (int j = 0; j < 2; ++j) {
-    auto g = tl::test::optim_ref("clip.grad.p" + std::to_string(j));
+    auto g = optim_ref("clip.grad.p" + std::to_string(j));
     auto p = tl::zeros_like(g).requires_grad_();
     p.set_grad(g.clone());
     ps.push_back(p);
@@ -34,9 +35,9 @@ TEST_CASE("clip_grad_norm_ matches PyTorch") {
     auto noGrad = tl::zeros<double>({2}).requires_grad_();  // ignored
     ps.push_back(noGrad);
     double total = tl::optim::clip_grad_norm_(ps, c.max_norm, c.norm_type);
-    CHECK(total == doctest::Approx(tl::test::optim_ref(std::string("clip.") + c.name + ".total").item()).epsilon(1e-12));
+    CHECK(total == doctest::Approx(optim_ref(std::string("clip.") + c.name + ".total").item()).epsilon(1e-12));
     for (int j = 0; j < 2; ++j)
-      CHECK(tl::test::max_abs_diff(ps[size_t(j)].grad(), tl::test::optim_ref(std::string("clip.") + c.name + ".p" + std::to_string(j))) < 1e-12);
+      CHECK(tl::test::max_abs_diff(ps[size_t(j)].grad(), optim_ref(std::string("clip.") + c.name + ".p" + std::to_string(j))) < 1e-12);
     CHECK_FALSE(noGrad.grad().defined());
   }
 }
@@ -68,6 +69,6 @@ TEST_CASE("clip_grad_value_ matches PyTorch") {
   auto ps = params_with_grads();
   tl::optim::clip_grad_value_(ps, 0.8);
   for (int j = 0; j < 2; ++j)
-    CHECK(tl::test::max_abs_diff(ps[size_t(j)].grad(), tl::test::optim_ref("clip.value.p" + std::to_string(j))) == 0.0);
+    CHECK(tl::test::max_abs_diff(ps[size_t(j)].grad(), optim_ref("clip.value.p" + std::to_string(j))) == 0.0);
   CHECK_THROWS_AS(tl::optim::clip_grad_value_(ps, -1.0), tl::Error);
 }

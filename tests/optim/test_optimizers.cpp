@@ -7,6 +7,7 @@
 #include "optim/optim_ref.hpp"
 
 using tl::Tensor;
+using tl::test::optim_ref;
 using namespace tl::optim;
 
 namespace {
@@ -14,14 +15,14 @@ namespace {
 std::vector<Tensor<double>> fresh_params() {
   std::vector<Tensor<double>> ps;
   for (int j = 0; j < 2; ++j) {
-    auto p = tl::test::optim_ref("init.p" + std::to_string(j)).clone();
+    auto p = optim_ref("init.p" + std::to_string(j)).clone();
     p.requires_grad_();
     ps.push_back(p);
   }
   return ps;
 }
 void set_grads(std::vector<Tensor<double>>& ps, int k) {
-  for (size_t j = 0; j < ps.size(); ++j) ps[j].set_grad(tl::test::optim_ref("grad." + std::to_string(k) + ".p" + std::to_string(j)).clone());
+  for (size_t j = 0; j < ps.size(); ++j) ps[j].set_grad(optim_ref("grad." + std::to_string(k) + ".p" + std::to_string(j)).clone());
 }
 
 using MakeOpt = std::function<std::unique_ptr<OptimizerBase>(std::vector<Tensor<double>>&)>;
@@ -35,7 +36,7 @@ void check_trajectory(const std::string& name, const MakeOpt& make) {
     set_grads(ps, k);
     opt->step();
     for (size_t j = 0; j < ps.size(); ++j) {
-      auto d = tl::test::max_abs_diff(ps[j], tl::test::optim_ref(name + ".step" + std::to_string(k + 1) + ".p" + std::to_string(j)));
+      auto d = tl::test::max_abs_diff(ps[j], optim_ref(name + ".step" + std::to_string(k + 1) + ".p" + std::to_string(j)));
       CHECK_MESSAGE(d < 1e-12, name, " step ", k + 1, " p", j, ": max diff ", d);
     }
   }
@@ -85,14 +86,14 @@ TEST_CASE("AdamW matches PyTorch step by step") {
 
 TEST_CASE("float optimizers track the double reference") {
   std::vector<Tensor<float>> ps;
-  for (int j = 0; j < 2; ++j) ps.push_back(tl::test::optim_ref("init.p" + std::to_string(j)).to<float>().requires_grad_());
+  for (int j = 0; j < 2; ++j) ps.push_back(optim_ref("init.p" + std::to_string(j)).to<float>().requires_grad_());
   AdamW<float> opt(ps, {.lr = 0.01});
   for (int k = 0; k < 5; ++k) {
-    for (int j = 0; j < 2; ++j) ps[size_t(j)].set_grad(tl::test::optim_ref("grad." + std::to_string(k) + ".p" + std::to_string(j)).to<float>());
+    for (int j = 0; j < 2; ++j) ps[size_t(j)].set_grad(optim_ref("grad." + std::to_string(k) + ".p" + std::to_string(j)).to<float>());
     opt.step();
   }
-  CHECK(tl::test::max_abs_diff(ps[0], tl::test::optim_ref("adamw.step5.p0")) < 1e-5);
-  CHECK(tl::test::max_abs_diff(ps[1], tl::test::optim_ref("adamw.step5.p1")) < 1e-5);
+  CHECK(tl::test::max_abs_diff(ps[0], optim_ref("adamw.step5.p0")) < 1e-5);
+  CHECK(tl::test::max_abs_diff(ps[1], optim_ref("adamw.step5.p1")) < 1e-5);
 }
 
 TEST_CASE("the documented contract: parameters of a module, designated options") {

@@ -8,10 +8,10 @@
 #include "optim/optim_ref.hpp"
 
 using tl::Tensor;
+using tl::test::optim_ref;
 using namespace tl::optim;
 
 namespace {
-
 
 struct Setup {
   Tensor<double> a = tl::zeros<double>({2}).requires_grad_(), b = tl::zeros<double>({3}).requires_grad_();
@@ -20,8 +20,8 @@ struct Setup {
 /// Steps the scheduler 30 times; get_last_lr() (and momentum when given) must follow PyTorch's.
 void check_sequence(const std::string& name, OptimizerBase& opt, LRScheduler& s, bool momentum = false) {
   CAPTURE(name);
-  auto lr = tl::test::optim_ref(name + ".lr");
-  Tensor<double> mom = momentum ? tl::test::optim_ref(name + ".momentum") : Tensor<double>();
+  auto lr = optim_ref(name + ".lr");
+  Tensor<double> mom = momentum ? optim_ref(name + ".momentum") : Tensor<double>();
   for (int64_t k = 0; k <= 30; ++k) {
     if (k > 0) opt.step(), s.step();
     CHECK(s.last_epoch() == k);

@@ -41,7 +41,8 @@ bool consistent(const tt::Checkpoint<float>& ck, int64_t n) {
 }  // namespace
 
 TEST_CASE("checkpoint round trip: model, optimizer, scheduler, RNG, epoch, history, extra") {
-  auto dir = tl::test::fresh_temp_dir("tl_ckpt_test_roundtrip");
+  const tl::test::TempDir tmp;
+  const std::string dir = tmp.str();
   tl::manual_seed(3);
   auto model = std::make_shared<tl_test::Tiny>(16, 3);
   tl::optim::SGD<float> opt(model->parameters(), {.lr = 0.1, .momentum = 0.9});
@@ -104,11 +105,11 @@ TEST_CASE("checkpoint round trip: model, optimizer, scheduler, RNG, epoch, histo
   CHECK_THROWS_WITH_AS(tt::load_checkpoint<float>(dir + "/plain.safetensors"),
                        doctest::Contains("not a tl checkpoint"), tl::Error);
   CHECK_THROWS_AS(tt::load_checkpoint<float>(dir + "/missing.safetensors"), tl::Error);
-  fs::remove_all(dir);
 }
 
 TEST_CASE("an interrupted checkpoint write leaves the previous checkpoint intact") {
-  auto dir = tl::test::fresh_temp_dir("tl_ckpt_test_atomic");
+  const tl::test::TempDir tmp;
+  const std::string dir = tmp.str();
   const std::string path = dir + "/checkpoint.safetensors";
   const int64_t n = 1 << 16;
   tt::save_checkpoint(path, filled(1, n));
@@ -169,5 +170,4 @@ TEST_CASE("an interrupted checkpoint write leaves the previous checkpoint intact
   }
   MESSAGE(kills_mid_write, " of ", rounds, " kills interrupted a write");
   CHECK(kills_mid_write >= 1);  // and some kills landed mid-write (writing + fsync is most of a child's time)
-  fs::remove_all(dir);
 }

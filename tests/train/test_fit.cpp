@@ -58,7 +58,8 @@ TEST_CASE("fit: stop after epoch k, resume, and reach bit for bit the uninterrup
   CHECK(h_full.back().lr < h_full.front().lr);  // cosine schedule stepped
   const double next_draw = tl::default_generator().uniform();
 
-  auto dir = tl::test::fresh_temp_dir("tl_fit_test_resume");
+  const tl::test::TempDir tmp;
+  const std::string dir = tmp.str();
   Run first(1);
   auto h1 = tt::fit(*first.model, *first.opt, *first.train, first.options(2, dir, false));  // "killed" after epoch 2
   CHECK(h1.size() == 2u);
@@ -83,7 +84,6 @@ TEST_CASE("fit: stop after epoch k, resume, and reach bit for bit the uninterrup
   CHECK(lines[5].find("\"kind\":\"epoch\",\"epoch\":5") != std::string::npos);
   CHECK(fs::exists(dir + "/metrics.csv"));
   CHECK(fs::exists(dir + "/metrics.svg"));
-  fs::remove_all(dir);
 }
 
 TEST_CASE("fit: a crash in the middle of an epoch resumes from the last checkpoint to the same weights") {
@@ -91,7 +91,8 @@ TEST_CASE("fit: a crash in the middle of an epoch resumes from the last checkpoi
   Run full(2, 0);
   tt::fit(*full.model, *full.opt, *full.train, full.options(epochs, "", false));
 
-  auto dir = tl::test::fresh_temp_dir("tl_fit_test_crash");
+  const tl::test::TempDir tmp;
+  const std::string dir = tmp.str();
   Run crashing(2, 1);
   auto opts = crashing.options(epochs, dir, false);
   opts.checkpoint_every = 2;
@@ -104,11 +105,11 @@ TEST_CASE("fit: a crash in the middle of an epoch resumes from the last checkpoi
   Run resumed(3, 2);  // and another worker count: the data do not depend on it
   tt::fit(*resumed.model, *resumed.opt, *resumed.train, resumed.options(epochs, dir, true));
   CHECK(resumed.weights() == full.weights());
-  fs::remove_all(dir);
 }
 
 TEST_CASE("fit: a NaN loss stops the run naming the step and keeps the last good checkpoint") {
-  auto dir = tl::test::fresh_temp_dir("tl_fit_test_nan");
+  const tl::test::TempDir tmp;
+  const std::string dir = tmp.str();
   Run run(4, 0);
   auto opts = run.options(3, dir, false);
   int64_t calls = 0;
@@ -132,7 +133,6 @@ TEST_CASE("fit: a NaN loss stops the run naming the step and keeps the last good
   CHECK(ck.global_step == 8);
   // the weights in memory are those before the bad step; the file is the epoch-1 checkpoint
   CHECK(ck.history.size() == 1u);
-  fs::remove_all(dir);
 }
 
 TEST_CASE("evaluate: top-1, top-5, confusion matrix, and the model's mode is restored") {

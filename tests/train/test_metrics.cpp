@@ -76,7 +76,8 @@ TEST_CASE("history CSV round trip, metrics JSONL/CSV and the SVG chart") {
   CHECK(std::isnan(back[0].val_top1));
   CHECK(back[2].val_top1 == h[2].val_top1);
 
-  auto dir = tl::test::fresh_temp_dir("tl_train_test_metrics");
+  const tl::test::TempDir tmp;
+  const std::string dir = tmp.str();
   {
     tt::MetricsLogger log(dir + "/run/metrics.jsonl");
     log.log_step(1, 5, 5, 0.7, 0.5, 0.1);
@@ -104,7 +105,6 @@ TEST_CASE("history CSV round trip, metrics JSONL/CSV and the SVG chart") {
   }
   jsonl = slurp(dir + "/run/metrics.jsonl");
   CHECK(std::count(jsonl.begin(), jsonl.end(), '\n') == 5);
-  std::filesystem::remove_all(dir);
 }
 
 TEST_CASE("Progress: plain lines, quiet, and the bar") {

@@ -194,3 +194,67 @@ TEST_CASE(TL_TEST_ISA " conv2d forward with a fused epilogue (scale, shift, ReLU
     check_conv_epilogue<float>(conv(2, 8, 40, 40, 13, 3, 3, 1, 1), rng, 1e-4, v);
   }
 }
+
+namespace {
+/// conv2d_forward_implicit called directly (whatever the dispatcher would pick) against the
+/// reference, with an epilogue; `variant` as in check_conv_epilogue.
+template <class T>
+void check_implicit(const Conv2dParams& p, std::mt19937& rng, double tol, int variant = 2) {
+  const int64_t Cg = p.C / p.groups, PQ = p.P() * p.Q();
+  auto x = random_vector<T>(rng, p.N * p.C * p.H * p.W), w = random_vector<T>(rng, p.K * Cg * p.R * p.S);
+  auto scale = random_vector<T>(rng, p.K), shift = random_vector<T>(rng, p.K);
+  tl::kernels::Epilogue<T> ep{variant & 1 ? scale.data() : nullptr, variant & 2 ? shift.data() : nullptr,
+                              (variant & 4) != 0};
+  INFO(describe(p), " variant ", variant);
+  std::vector<T> y(p.N * p.K * PQ, T(7)), y_ref(p.N * p.K * PQ);
+  tl::kernels::conv2d_forward_implicit(p, x.data(), w.data(), y.data(), ep);
+  tl::kernels::conv2d_forward_ref(p, x.data(), w.data(), static_cast<const T*>(nullptr), y_ref.data());
+  for (int64_t n = 0; n < p.N; ++n)
+    for (int64_t k = 0; k < p.K; ++k)
+      for (int64_t i = 0; i < PQ; ++i) {
+        T& v = y_ref[(n * p.K + k) * PQ + i];
+        if (ep.scale) v *= scale[k];
+        if (ep.shift) v += shift[k];
+        if (ep.relu && v < T(0)) v = T(0);
+      }
+  CHECK_MESSAGE(max_rel_error(y, y_ref) <= tol, "implicit forward");
+}
+}  // namespace
+
+TEST_CASE(TL_TEST_ISA " conv2d implicit GEMM (stride 1, image read in place) matches the reference") {
+  std::mt19937 rng(31);
+  int checked = 0;
+  for (int i = 0; i < 200 && checked < 100; ++i) {
+    Conv2dParams p = random_conv(rng);
+    p.stride_h = p.stride_w = 1;
+    if (p.P() < 1 || p.Q() < 1) continue;
+    check_implicit<float>(p, rng, 1e-4, i % 8);
+    if (checked % 4 == 0) check_implicit<double>(p, rng, 1e-12, i % 8);
+    ++checked;
+  }
+  CHECK(checked == 100);
+  check_implicit<float>(conv(2, 3, 7, 50, 5, 1, 1, 1, 0), rng, 1e-5);      // 1x1 unpadded: written in place, 350 = 10*32 + 30
+  check_implicit<float>(conv(2, 40, 9, 11, 37, 3, 3, 1, 1), rng, 1e-4, 7);  // depth 360 > KC, K = 37 (row tail)
+  check_implicit<float>(conv(1, 300, 3, 3, 5, 1, 1, 1, 0), rng, 1e-4);     // pointwise depth 300 > KC, in place
+  check_implicit<float>(conv(9, 6, 5, 5, 8, 3, 3, 1, 1), rng, 1e-5);       // small maps: several images per task
+  check_implicit<float>(conv(1, 8, 6, 6, 256, 3, 3, 1, 1), rng, 1e-4);     // one image: row chunks
+  check_implicit<float>(conv(1, 4, 70, 70, 8, 3, 3, 1, 1), rng, 1e-5);     // 4966 positions: column chunks
+  check_implicit<float>(conv(2, 8, 64, 40, 8, 1, 1, 1, 0), rng, 1e-5);     // in place, column chunks
+  check_implicit<float>(conv(2, 8, 12, 12, 8, 3, 3, 1, 2, 1, 2), rng, 1e-5);  // dilation 2
+  check_implicit<float>(conv(2, 32, 8, 8, 64, 3, 3, 1, 1, 8), rng, 1e-4);  // groups
+  check_implicit<float>(conv(2, 5, 6, 7, 6, 3, 3, 1, 3), rng, 1e-5);       // padding beyond the kernel's reach
+  Conv2dParams asym = conv(2, 5, 9, 4, 7, 2, 5, 1, 0);                      // R != S, pad_h != pad_w
+  asym.pad_h = 1;
+  asym.pad_w = 2;
+  check_implicit<float>(asym, rng, 1e-5, 5);
+}
+
+TEST_CASE(TL_TEST_ISA " conv2d picks the implicit GEMM only where it measured faster") {
+  using tl::kernels::conv2d_implicit_preferred;
+  CHECK(conv2d_implicit_preferred(conv(8, 64, 56, 56, 64, 3, 3, 1, 1), 32));
+  CHECK(conv2d_implicit_preferred(conv(8, 256, 56, 56, 64, 1, 1, 1, 0), 32));
+  CHECK(conv2d_implicit_preferred(conv(8, 512, 7, 7, 512, 3, 3, 1, 1), 32));    // 49 of 64 kept, 3x3
+  CHECK_FALSE(conv2d_implicit_preferred(conv(8, 2048, 7, 7, 512, 1, 1, 1, 0), 32));  // 49 of 64, 1x1
+  CHECK_FALSE(conv2d_implicit_preferred(conv(32, 256, 8, 8, 256, 3, 3, 1, 1), 32));  // 64 of 96
+  CHECK_FALSE(conv2d_implicit_preferred(conv(8, 64, 56, 56, 64, 3, 3, 2, 1), 32));   // stride 2
+}

@@ -1,6 +1,8 @@
 #pragma once
 // Convolution as GEMM on the packed micro-kernels (NCHW in and out, see docs/performance.md).
-//   forward:          Y_g  (Kg x N*PQ)  = W_g (Kg x CgRS)   * X_col_g (CgRS x N*PQ)
+//   forward:          Y_g  (Kg x N*PQ)  = W_g (Kg x CgRS)   * X_col_g (CgRS x N*PQ); float stride-1
+//                     layers on maps where it measured faster run as an implicit GEMM instead
+//                     (conv2d_implicit.hpp: X_col read in place, not packed)
 //   backward data:    stride 1: dX = conv(dY, W~) with W~ the channel-transposed, tap-flipped
 //                     weights (a forward convolution, no col2im); 1x1 stride 1 unpadded is the
 //                     special case dX_g = W_g^T * dY_g; otherwise (stride > 1)
@@ -8,8 +10,10 @@
 //   backward weight:  dW_g (Kg x CgRS)  = dY_g (Kg x N*PQ)  * X_col_g^T (N*PQ x CgRS)
 #include <algorithm>
 #include <cstdint>
+#include <type_traits>
 
 #include "tl/kernels/conv2d_im2col.hpp"
+#include "tl/kernels/conv2d_implicit.hpp"
 #include "tl/kernels/conv2d_params.hpp"
 #include "tl/kernels/gemm.hpp"
 #include "tl/kernels/gemm_core.hpp"
@@ -54,10 +58,13 @@ void conv_as_gemm(const Conv2dParams& p, const T* src, const T* a, int64_t a_gs,
   }
 }
 
-/// y = conv(x, w), then ep per output channel (bias, inference BN, ReLU) applied in the GEMM's
-/// epilogue, while each output tile is in L1 (no extra pass over y).
+/// y = conv(x, w), then ep per output channel (bias, inference BN, ReLU) applied while each output
+/// block is in cache (no extra pass over y). Float stride-1 layers whose maps suit it run as an
+/// implicit GEMM (conv2d_implicit.hpp), the others as the packed GEMM with im2col in the packing.
 template <class T>
 void conv2d_forward_gemm_ep(const Conv2dParams& p0, const T* x, const T* w, T* y, const Epilogue<T>& ep) {
+  if (std::is_same_v<T, float> && conv2d_implicit_preferred(p0, OffsetMicroKernel<T>::nr))
+    return conv2d_forward_implicit(p0, x, w, y, ep);
   const Conv2dParams p = flatten_pointwise(p0);
   const int64_t Kg = p.K / p.groups, D = (p.C / p.groups) * p.R * p.S;
   conv_as_gemm(p, x, w, Kg * D, D, 1, Kg, y, ep);

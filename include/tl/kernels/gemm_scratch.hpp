@@ -24,7 +24,9 @@ inline std::size_t scratch_bytes() { return scratch_bytes_counter().load(std::me
 TL_KERNELS_BEGIN
 
 /// Scratch slots; a kernel uses distinct slots for buffers that are alive at the same time.
-enum class Scratch : int { PackedA = 0, PackedB, SharedA, Local, Columns, Partial, Cropped, Flipped, Count };
+enum class Scratch : int {
+  PackedA = 0, PackedB, SharedA, Local, Columns, Partial, Cropped, Flipped, Padded, Offsets, Count
+};
 
 namespace detail {
 struct ScratchBuffer {

@@ -66,17 +66,26 @@ void max_pool2d_forward_scalar(const Pool2dParams& p, const T* x, T* y, int64_t*
 TL_KERNELS_BEGIN
 
 #if defined(TL_KERNELS_ISA_AVX512)
+/// Lanes j of 16 consecutive columns base + j that lie inside a row [0, W).
+inline __mmask16 in_row_mask(int64_t base, int64_t W) {
+  const int64_t lo = std::clamp<int64_t>(-base, 0, 16), hi = std::clamp<int64_t>(W - base, 0, 16);
+  if (hi <= lo) return 0;
+  return static_cast<__mmask16>(((1u << hi) - 1u) & ~((1u << lo) - 1u));
+}
+
 /// AVX-512 float max pooling: 16 output columns at a time, the window's taps visited in the scalar
 /// order (rows, then columns) with per-lane masks for the padding, so values, argmax (first maximum
 /// wins, a later NaN replaces an earlier one, the same default index when nothing beats -inf) and
 /// NaN propagation are exactly the scalar kernel's.
-/// Stride-1 rows are masked loads, strided rows masked gathers. Planes must fit 32-bit offsets.
+/// Stride-1 rows are masked loads, stride-2 rows two loads and a permute, wider strides masked
+/// gathers. Planes must fit 32-bit offsets.
 inline void max_pool2d_forward_avx512(const Pool2dParams& p, const float* x, float* y, int64_t* idx) {
 #pragma omp parallel for schedule(static) if (p.planes * p.P * p.Q > 16384)
   for (int64_t pl = 0; pl < p.planes; ++pl) {
     const float* xp = x + pl * p.H * p.W;
     const __m512i lane = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
     const __m512i W = _mm512_set1_epi32(static_cast<int>(p.W));
+    const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
     for (int64_t oh = 0; oh < p.P; ++oh) {
       const int64_t h0 = oh * p.sh - p.ph;
       for (int64_t ow0 = 0; ow0 < p.Q; ow0 += 16) {
@@ -109,6 +118,13 @@ inline void max_pool2d_forward_avx512(const Pool2dParams& p, const float* x, flo
             __m512 v;
             if (p.sw == 1) {
               v = _mm512_maskz_loadu_ps(valid, row + (ow0 - p.pw + s * p.dw));
+            } else if (p.sw == 2) {
+              // Lanes read columns base + 2*lane: two masked loads of 16, then the even elements
+              // (a gather would issue 16 separate loads).
+              const int64_t base = 2 * ow0 - p.pw + s * p.dw;
+              const __mmask16 lo = in_row_mask(base, p.W), hi = in_row_mask(base + 16, p.W);
+              const __m512 a = _mm512_maskz_loadu_ps(lo, row + base), b = _mm512_maskz_loadu_ps(hi, row + base + 16);
+              v = _mm512_maskz_permutex2var_ps(valid, a, even, b);
             } else {
               v = _mm512_mask_i32gather_ps(_mm512_setzero_ps(), valid, iw, row, 4);
             }

@@ -189,12 +189,72 @@ void conv2d_backward_data_gemm(const Conv2dParams& p0, const T* dy, const T* w, 
   }
 }
 
+#if defined(TL_KERNELS_ISA_AVX512)
+/// out[k*8 + i] = rows[i][k] for 8 rows and k < 16: an 8 x 16 block transposed in registers.
+inline void transpose_8x16(const float* const* rows, float* out) {
+  __m512 r[8];
+#pragma GCC unroll 8
+  for (int i = 0; i < 8; ++i) r[i] = _mm512_loadu_ps(rows[i]);
+  // (The zero-masked forms: GCC 12 warns inside the unmasked intrinsics, see pooling.hpp.)
+  // Per 128-bit lane l: t[2j] = [r2j[4l], r2j+1[4l], r2j[4l+1], r2j+1[4l+1]], t[2j+1] the same at 4l+2, 4l+3.
+  __m512 t[8];
+#pragma GCC unroll 4
+  for (int j = 0; j < 4; ++j) {
+    t[2 * j] = _mm512_maskz_unpacklo_ps(0xFFFF, r[2 * j], r[2 * j + 1]);
+    t[2 * j + 1] = _mm512_maskz_unpackhi_ps(0xFFFF, r[2 * j], r[2 * j + 1]);
+  }
+  // u[m] (rows 0-3) and u[4 + m] (rows 4-7) hold, in lane l, the 4 rows' values at k = 4l + m.
+  auto lo_pd = [](__m512 a, __m512 b) {
+    return _mm512_castpd_ps(_mm512_maskz_unpacklo_pd(0xFF, _mm512_castps_pd(a), _mm512_castps_pd(b)));
+  };
+  auto hi_pd = [](__m512 a, __m512 b) {
+    return _mm512_castpd_ps(_mm512_maskz_unpackhi_pd(0xFF, _mm512_castps_pd(a), _mm512_castps_pd(b)));
+  };
+  const __m512 u[8] = {lo_pd(t[0], t[2]), hi_pd(t[0], t[2]), lo_pd(t[1], t[3]), hi_pd(t[1], t[3]),
+                       lo_pd(t[4], t[6]), hi_pd(t[4], t[6]), lo_pd(t[5], t[7]), hi_pd(t[5], t[7])};
+  const __m512i first = _mm512_setr_epi32(0, 1, 2, 3, 16, 17, 18, 19, 4, 5, 6, 7, 20, 21, 22, 23);
+  const __m512i second = _mm512_setr_epi32(8, 9, 10, 11, 24, 25, 26, 27, 12, 13, 14, 15, 28, 29, 30, 31);
+  auto store = [&](__m512 v, int64_t k_lo, int64_t k_hi) {  // its halves are rows k_lo and k_hi of out
+    _mm256_storeu_ps(out + k_lo * 8, _mm256_castpd_ps(_mm512_maskz_extractf64x4_pd(0xF, _mm512_castps_pd(v), 0)));
+    _mm256_storeu_ps(out + k_hi * 8, _mm256_castpd_ps(_mm512_maskz_extractf64x4_pd(0xF, _mm512_castps_pd(v), 1)));
+  };
+#pragma GCC unroll 4
+  for (int m = 0; m < 4; ++m) {
+    store(_mm512_permutex2var_ps(u[m], first, u[4 + m]), m, 4 + m);        // lanes 0, 1
+    store(_mm512_permutex2var_ps(u[m], second, u[4 + m]), 8 + m, 12 + m);  // lanes 2, 3
+  }
+}
+#endif
+
 /// Packs rows [i0, i0+mc) of dY_g (K x pixels) over pixels [j0, j0+kc) as MR-row panels [kc][MR]:
 /// the A operand of the weight gradient. dyg points at channel 0 of the group in image 0.
 template <int MR, class T>
 void pack_a_dy(const T* dyg, int64_t K, int64_t PQ, int64_t i0, int64_t mc, int64_t j0, int64_t kc, T* dst) {
   for (int64_t ip = 0; ip < mc; ip += MR) {
     T* panel = dst + ip * kc;
+#if defined(TL_KERNELS_ISA_AVX512)
+    if constexpr (std::is_same_v<T, float> && MR == 8) {
+      if (ip + 8 <= mc) {  // a full panel: 8 x 16 blocks transposed in registers, scalar tails
+        int64_t n = j0 / PQ, pq = j0 % PQ;
+        for (int64_t k = 0; k < kc;) {  // runs of pixels inside one image are contiguous in dY
+          const int64_t len = std::min(kc - k, PQ - pq);
+          const float* rows[8];
+          for (int i = 0; i < 8; ++i) rows[i] = dyg + (n * K + i0 + ip + i) * PQ + pq;
+          int64_t t = 0;
+          for (; t + 16 <= len; t += 16) {
+            transpose_8x16(rows, panel + (k + t) * 8);
+            for (auto& r : rows) r += 16;
+          }
+          for (; t < len; ++t)
+            for (int i = 0; i < 8; ++i) panel[(k + t) * 8 + i] = *rows[i]++;
+          k += len;
+          pq = 0;
+          ++n;
+        }
+        continue;
+      }
+    }
+#endif
     for (int64_t i = 0; i < MR; ++i) {
       if (ip + i >= mc) {
         for (int64_t k = 0; k < kc; ++k) panel[k * MR + i] = T(0);

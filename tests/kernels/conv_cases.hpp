@@ -258,3 +258,53 @@ TEST_CASE(TL_TEST_ISA " conv2d picks the implicit GEMM only where it measured fa
   CHECK_FALSE(conv2d_implicit_preferred(conv(32, 256, 8, 8, 256, 3, 3, 1, 1), 32));  // 64 of 96
   CHECK_FALSE(conv2d_implicit_preferred(conv(8, 64, 56, 56, 64, 3, 3, 2, 1), 32));   // stride 2
 }
+
+namespace {
+/// conv2d_backward_weight_implicit called directly against the reference (dw and db).
+template <class T>
+void check_implicit_weight_grad(const Conv2dParams& p, std::mt19937& rng, double tol) {
+  const int64_t ws = p.K * (p.C / p.groups) * p.R * p.S;
+  auto x = random_vector<T>(rng, p.N * p.C * p.H * p.W), dy = random_vector<T>(rng, p.N * p.K * p.P() * p.Q());
+  INFO(describe(p));
+  std::vector<T> dw(ws, T(7)), dw_ref(ws), db(p.K, T(7)), db_ref(p.K);
+  tl::kernels::conv2d_backward_weight_implicit(p, x.data(), dy.data(), dw.data(), db.data());
+  tl::kernels::conv2d_backward_weight_ref(p, x.data(), dy.data(), dw_ref.data(), db_ref.data());
+  CHECK_MESSAGE(max_rel_error(dw, dw_ref) <= tol, "implicit weight gradient");
+  CHECK_MESSAGE(max_rel_error(db, db_ref) <= tol, "bias gradient");
+}
+}  // namespace
+
+TEST_CASE(TL_TEST_ISA " conv2d implicit weight gradient matches the reference") {
+  std::mt19937 rng(41);
+  int checked = 0;
+  for (int i = 0; i < 200 && checked < 100; ++i) {
+    Conv2dParams p = random_conv(rng);
+    p.stride_h = p.stride_w = 1;
+    if (p.P() < 1 || p.Q() < 1) continue;
+    check_implicit_weight_grad<float>(p, rng, 1e-4);
+    if (checked % 4 == 0) check_implicit_weight_grad<double>(p, rng, 1e-12);
+    ++checked;
+  }
+  CHECK(checked == 100);
+  // Both work splits (outputs on small maps, positions on large ones), ragged tap and channel
+  // panels, depth blocks, several chunks per image, groups, dilation, unpadded 1x1.
+  check_implicit_weight_grad<float>(conv(8, 40, 7, 7, 72, 3, 3, 1, 1), rng, 1e-4);    // split outputs (2 threads)
+  check_implicit_weight_grad<float>(conv(2, 13, 5, 6, 37, 3, 3, 1, 1, 1), rng, 1e-4);  // D = 117, K = 37
+  check_implicit_weight_grad<float>(conv(2, 6, 40, 45, 20, 3, 3, 1, 1), rng, 1e-4);   // chunks, depth blocks
+  check_implicit_weight_grad<float>(conv(3, 16, 30, 30, 8, 1, 1, 1, 0), rng, 1e-4);   // unpadded 1x1
+  check_implicit_weight_grad<float>(conv(2, 8, 12, 12, 8, 3, 3, 1, 2, 1, 2), rng, 1e-4);  // dilation 2
+  check_implicit_weight_grad<float>(conv(2, 32, 9, 9, 64, 3, 3, 1, 1, 8), rng, 1e-4);     // groups
+  check_implicit_weight_grad<float>(conv(2, 5, 9, 8, 6, 5, 3, 1, 0), rng, 1e-4);          // unpadded 5x3
+  check_implicit_weight_grad<double>(conv(8, 20, 6, 6, 40, 3, 3, 1, 1), rng, 1e-12);
+}
+
+TEST_CASE(TL_TEST_ISA " conv2d picks the implicit weight gradient only where it measured faster") {
+  using tl::kernels::conv2d_implicit_weight_grad_preferred;
+  CHECK(conv2d_implicit_weight_grad_preferred(conv(8, 64, 56, 56, 64, 3, 3, 1, 1), 32));
+  CHECK(conv2d_implicit_weight_grad_preferred(conv(8, 256, 14, 14, 256, 3, 3, 1, 1), 32));
+  CHECK(conv2d_implicit_weight_grad_preferred(conv(8, 256, 56, 56, 64, 1, 1, 1, 0), 32));
+  CHECK_FALSE(conv2d_implicit_weight_grad_preferred(conv(8, 512, 7, 7, 512, 3, 3, 1, 1), 32));
+  CHECK_FALSE(conv2d_implicit_weight_grad_preferred(conv(8, 64, 56, 56, 256, 1, 1, 1, 0), 32));
+  CHECK_FALSE(conv2d_implicit_weight_grad_preferred(conv(8, 1024, 14, 14, 256, 1, 1, 1, 0), 32));
+  CHECK_FALSE(conv2d_implicit_weight_grad_preferred(conv(8, 64, 56, 56, 64, 3, 3, 2, 1), 32));
+}

@@ -7,18 +7,23 @@
 //                     weights (a forward convolution, no col2im); 1x1 stride 1 unpadded is the
 //                     special case dX_g = W_g^T * dY_g; otherwise (stride > 1)
 //                     dX_col_g (CgRS x N*PQ) = W_g^T * dY_g (Kg x N*PQ), then col2im
-//   backward weight:  dW_g (Kg x CgRS)  = dY_g (Kg x N*PQ)  * X_col_g^T (N*PQ x CgRS)
+//   backward weight:  dW_g (Kg x CgRS)  = dY_g (Kg x N*PQ)  * X_col_g^T (N*PQ x CgRS); float stride-1
+//                     layers where it measured faster: dW_g^T = X_col_g * dY_g^T with X_col read in
+//                     place (conv2d_implicit_weight_grad.hpp)
 #include <algorithm>
 #include <cstdint>
 #include <type_traits>
 
+#include "tl/kernels/conv2d_bias_grad.hpp"
 #include "tl/kernels/conv2d_im2col.hpp"
 #include "tl/kernels/conv2d_implicit.hpp"
+#include "tl/kernels/conv2d_implicit_weight_grad.hpp"
 #include "tl/kernels/conv2d_params.hpp"
 #include "tl/kernels/gemm.hpp"
 #include "tl/kernels/gemm_core.hpp"
 #include "tl/kernels/gemm_pack.hpp"
 #include "tl/kernels/gemm_parallel.hpp"
+#include "tl/kernels/transpose_block.hpp"
 
 TL_KERNELS_BEGIN
 
@@ -189,43 +194,6 @@ void conv2d_backward_data_gemm(const Conv2dParams& p0, const T* dy, const T* w, 
   }
 }
 
-#if defined(TL_KERNELS_ISA_AVX512)
-/// out[k*8 + i] = rows[i][k] for 8 rows and k < 16: an 8 x 16 block transposed in registers.
-inline void transpose_8x16(const float* const* rows, float* out) {
-  __m512 r[8];
-#pragma GCC unroll 8
-  for (int i = 0; i < 8; ++i) r[i] = _mm512_loadu_ps(rows[i]);
-  // (The zero-masked forms: GCC 12 warns inside the unmasked intrinsics, see pooling.hpp.)
-  // Per 128-bit lane l: t[2j] = [r2j[4l], r2j+1[4l], r2j[4l+1], r2j+1[4l+1]], t[2j+1] the same at 4l+2, 4l+3.
-  __m512 t[8];
-#pragma GCC unroll 4
-  for (int j = 0; j < 4; ++j) {
-    t[2 * j] = _mm512_maskz_unpacklo_ps(0xFFFF, r[2 * j], r[2 * j + 1]);
-    t[2 * j + 1] = _mm512_maskz_unpackhi_ps(0xFFFF, r[2 * j], r[2 * j + 1]);
-  }
-  // u[m] (rows 0-3) and u[4 + m] (rows 4-7) hold, in lane l, the 4 rows' values at k = 4l + m.
-  auto lo_pd = [](__m512 a, __m512 b) {
-    return _mm512_castpd_ps(_mm512_maskz_unpacklo_pd(0xFF, _mm512_castps_pd(a), _mm512_castps_pd(b)));
-  };
-  auto hi_pd = [](__m512 a, __m512 b) {
-    return _mm512_castpd_ps(_mm512_maskz_unpackhi_pd(0xFF, _mm512_castps_pd(a), _mm512_castps_pd(b)));
-  };
-  const __m512 u[8] = {lo_pd(t[0], t[2]), hi_pd(t[0], t[2]), lo_pd(t[1], t[3]), hi_pd(t[1], t[3]),
-                       lo_pd(t[4], t[6]), hi_pd(t[4], t[6]), lo_pd(t[5], t[7]), hi_pd(t[5], t[7])};
-  const __m512i first = _mm512_setr_epi32(0, 1, 2, 3, 16, 17, 18, 19, 4, 5, 6, 7, 20, 21, 22, 23);
-  const __m512i second = _mm512_setr_epi32(8, 9, 10, 11, 24, 25, 26, 27, 12, 13, 14, 15, 28, 29, 30, 31);
-  auto store = [&](__m512 v, int64_t k_lo, int64_t k_hi) {  // its halves are rows k_lo and k_hi of out
-    _mm256_storeu_ps(out + k_lo * 8, _mm256_castpd_ps(_mm512_maskz_extractf64x4_pd(0xF, _mm512_castps_pd(v), 0)));
-    _mm256_storeu_ps(out + k_hi * 8, _mm256_castpd_ps(_mm512_maskz_extractf64x4_pd(0xF, _mm512_castps_pd(v), 1)));
-  };
-#pragma GCC unroll 4
-  for (int m = 0; m < 4; ++m) {
-    store(_mm512_permutex2var_ps(u[m], first, u[4 + m]), m, 4 + m);        // lanes 0, 1
-    store(_mm512_permutex2var_ps(u[m], second, u[4 + m]), 8 + m, 12 + m);  // lanes 2, 3
-  }
-}
-#endif
-
 /// Packs rows [i0, i0+mc) of dY_g (K x pixels) over pixels [j0, j0+kc) as MR-row panels [kc][MR]:
 /// the A operand of the weight gradient. dyg points at channel 0 of the group in image 0.
 template <int MR, class T>
@@ -242,7 +210,7 @@ void pack_a_dy(const T* dyg, int64_t K, int64_t PQ, int64_t i0, int64_t mc, int6
           for (int i = 0; i < 8; ++i) rows[i] = dyg + (n * K + i0 + ip + i) * PQ + pq;
           int64_t t = 0;
           for (; t + 16 <= len; t += 16) {
-            transpose_8x16(rows, panel + (k + t) * 8);
+            transpose_8x16(rows, panel + (k + t) * 8, 8);
             for (auto& r : rows) r += 16;
           }
           for (; t < len; ++t)
@@ -298,8 +266,12 @@ void conv_weight_grad_block(const Conv2dParams& p, const T* xg, const T* dyg, in
     for (int64_t i = 0; i < mc; ++i) std::fill(dw + (i0 + i) * D + e0, dw + (i0 + i) * D + e0 + nc, T(0));
 }
 
+/// dw (and db) of conv(x, w): the packed GEMM below, or for float stride-1 layers where it measured
+/// faster the implicit GEMM (conv2d_implicit_weight_grad.hpp: no transposed im2col copy).
 template <class T>
 void conv2d_backward_weight_gemm(const Conv2dParams& p0, const T* x, const T* dy, T* dw, T* db) {
+  if (std::is_same_v<T, float> && conv2d_implicit_weight_grad_preferred(p0, RowsMicroKernel<T>::nr))
+    return conv2d_backward_weight_implicit(p0, x, dy, dw, db);
   using UK = MicroKernel<T>;
   const Conv2dParams p = flatten_pointwise(p0);
   const int64_t G = p.groups, Cg = p.C / G, Kg = p.K / G, D = Cg * p.R * p.S;
@@ -343,19 +315,7 @@ void conv2d_backward_weight_gemm(const Conv2dParams& p0, const T* x, const T* dy
         dw[e] = s;
       }
     }
-    if (db) {
-#pragma omp for schedule(static) nowait
-      for (int64_t k = 0; k < p.K; ++k) {
-        double s = 0;  // up to N*P*Q terms: accumulate each image's sum in double
-        for (int64_t n = 0; n < p.N; ++n) {
-          const T* g = dy + (n * p.K + k) * PQ;
-          T a = T(0);
-          for (int64_t i = 0; i < PQ; ++i) a += g[i];
-          s += a;
-        }
-        db[k] = static_cast<T>(s);
-      }
-    }
+    if (db) conv2d_bias_grad(p, dy, db);
   }
 }
 

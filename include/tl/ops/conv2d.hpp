@@ -56,18 +56,6 @@ kernels::Conv2dParams conv2d_params(const Tensor<T>& x, const Tensor<T>& w, cons
   return p;
 }
 
-/// db[k] = sum of dy over n, p, q (used when the bias needs a gradient but the weight does not).
-template <class T>
-void conv2d_bias_grad(const kernels::Conv2dParams& p, const T* dy, T* db) {
-  const int64_t PQ = p.P() * p.Q();
-  for (int64_t k = 0; k < p.K; ++k) {
-    double acc = 0;
-    for (int64_t n = 0; n < p.N; ++n)
-      for (int64_t i = 0; i < PQ; ++i) acc += dy[(n * p.K + k) * PQ + i];
-    db[k] = static_cast<T>(acc);
-  }
-}
-
 template <class T>
 struct Conv2dBackward : Node<T> {
   kernels::Conv2dParams p;
@@ -88,7 +76,7 @@ struct Conv2dBackward : Node<T> {
       gw = Tensor<T>::uninitialized({p.K, p.C / p.groups, p.R, p.S});
       kernels::conv2d_backward_weight(p, x.data(), g.data(), gw.data(), need_b ? gb.data() : nullptr);
     } else if (need_b) {
-      conv2d_bias_grad(p, g.data(), gb.data());
+      kernels::conv2d_bias_grad(p, g.data(), gb.data());  // the bias needs a gradient, the weight not
     }
     return {gx, gw, gb};
   }

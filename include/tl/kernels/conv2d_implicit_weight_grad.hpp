@@ -1,0 +1,210 @@
+#pragma once
+// Stride-1 weight gradient as an implicit GEMM, the counterpart of conv2d_implicit.hpp:
+//   dW_g^T (taps x Kg) = X_win (taps x positions) * dY_g^T (positions x Kg)
+// over the flat positions l = p*Wp + q of the zero-padded image. Row d = (c, r, s) of X_win is the
+// padded plane c shifted by off[d] (conv2d_implicit.hpp), read in place by the row-pointer
+// micro-kernel (gemm_ukernel_rows.hpp); dY^T is packed with zeros at the wrap positions q >= Q, so
+// they add nothing. Only dY is packed (Kg values per position) instead of the R*S-times larger
+// transposed im2col matrix.
+//
+// Two ways to share the work between threads:
+//   split positions (large maps): each task owns (group, image, chunk of positions), copies the
+//     padded rows it reads into a window and adds into its thread's private dW^T; the copies are
+//     summed (and transposed into dW) at the end;
+//   split outputs (small maps, few positions per thread: a private dW^T per thread would cost more
+//     than the products): the padded image and dY^T are prepared once, and each task owns a block
+//     of dW over all positions, written straight into dW.
+#include <algorithm>
+#include <cstdint>
+#include <cstring>
+#include <type_traits>
+
+#include "tl/kernels/conv2d_implicit.hpp"
+#include "tl/kernels/conv2d_params.hpp"
+#include "tl/kernels/gemm_core.hpp"
+#include "tl/kernels/gemm_parallel.hpp"
+#include "tl/kernels/gemm_ukernel_rows.hpp"
+#include "tl/kernels/transpose_block.hpp"
+
+TL_KERNELS_BEGIN
+
+/// Packs dY^T for flat positions [j0, j0+nc) of one image as panels [Kpad/NR][nc][NR]:
+/// dst[(kp*nc + l - j0)*NR + j] = dY[kp*NR + j, p, q] for l = p*Wp + q with q < Q and kp*NR + j < Kg,
+/// else 0. dyn points at the group's channel 0 in the image (channels P*Q apart).
+template <int NR, class T>
+void pack_dy_t(const T* dyn, int64_t Kg, int64_t P, int64_t Q, int64_t Wp, int64_t j0, int64_t nc, T* dst) {
+  const int64_t PQ = P * Q;
+  for (int64_t kp = 0; kp < Kg; kp += NR) {
+    T* panel = dst + kp * nc;
+    for (int64_t l = j0; l < j0 + nc;) {  // runs along one output row, then its wrap positions
+      const int64_t p = l / Wp, q = l - p * Wp, len = std::min(Wp - q, j0 + nc - l);
+      const int64_t keep = std::clamp<int64_t>(Q - q, 0, len);
+      T* out = panel + (l - j0) * NR;
+      int64_t j = 0;
+#if defined(TL_KERNELS_ISA_AVX512)
+      if constexpr (std::is_same_v<T, float> && NR % 8 == 0) {
+        for (; j + 8 <= NR && kp + j + 8 <= Kg; j += 8) {  // 8 channels x 16 positions in registers
+          const float* src[8];
+          for (int i = 0; i < 8; ++i) src[i] = dyn + (kp + j + i) * PQ + p * Q + q;
+          int64_t t = 0;
+          for (; t + 16 <= keep; t += 16) {
+            const float* rows[8];
+            for (int i = 0; i < 8; ++i) rows[i] = src[i] + t;
+            transpose_8x16(rows, out + t * NR + j, NR);
+          }
+          for (; t < keep; ++t)
+            for (int i = 0; i < 8; ++i) out[t * NR + j + i] = src[i][t];
+        }
+      }
+#endif
+      for (; j < NR; ++j) {
+        const T* src = dyn + (kp + j) * PQ + p * Q + q;
+        for (int64_t t = 0; t < keep; ++t) out[t * NR + j] = kp + j < Kg ? src[t] : T(0);
+      }
+      for (int64_t t = keep; t < len; ++t)
+        for (int64_t jj = 0; jj < NR; ++jj) out[t * NR + jj] = T(0);
+      l += len;
+    }
+  }
+}
+
+/// Whether the implicit weight gradient should replace the packed one for p (tiles nr wide).
+/// Measured (docs/performance.md, 2 threads, AVX-512): 1.12-1.34x on 3x3 layers over maps of 14x14
+/// and more; 0.66-0.94x over 7x7, 4x4 and most 8x8 maps; on 1x1 layers (whose im2col is the image
+/// itself, so the packed GEMM copies little) 1.23x only for 256 -> 64 channels at 56x56, 0.41-0.86x
+/// on the others but 512 -> 128 at 28x28 (1.05x).
+inline bool conv2d_implicit_weight_grad_preferred(const Conv2dParams& p, int64_t nr) {
+  if (!conv2d_implicit_applies(p)) return false;
+  const int64_t Wp = p.W + 2 * p.pad_w, L = (p.P() - 1) * Wp + p.Q();
+  const double kept = static_cast<double>(p.P() * p.Q()) / static_cast<double>((L + nr - 1) / nr * nr);
+  const int64_t D = (p.C / p.groups) * p.R * p.S, Kg = p.K / p.groups;
+  return p.R * p.S > 1 ? kept >= 0.85 : kept >= 0.95 && D >= 2 * Kg;
+}
+
+/// dw (and db when not null) of a stride-1 geometry (conv2d_implicit_applies), overwritten.
+template <class T>
+void conv2d_backward_weight_implicit(const Conv2dParams& p, const T* x, const T* dy, T* dw, T* db) {
+  using UK = RowsMicroKernel<T>;
+  constexpr int64_t MR = UK::mr, NR = UK::nr, KC = GemmBlocking::KC;
+  const int64_t G = p.groups, Cg = p.C / G, Kg = p.K / G, D = Cg * p.R * p.S;
+  const int64_t P = p.P(), Q = p.Q(), PQ = P * Q, HW = p.H * p.W;
+  const bool padded = p.pad_h > 0 || p.pad_w > 0;
+  const int64_t Hp = p.H + 2 * p.pad_h, Wp = p.W + 2 * p.pad_w, reach_h = p.dil_h * (p.R - 1);
+  const int64_t slack = p.dil_w * (p.S - 1) + NR;  // a wrap position of the last row reads past it
+  const int64_t L = (P - 1) * Wp + Q, Kpad = round_up(Kg, NR), kpanels = Kpad / NR, tpanels = ceil_div(D, MR);
+  const int threads = kernel_threads();
+  const bool split_outputs = threads > 1 && p.N * L < 1024 * threads && G * kpanels * tpanels >= 4 * threads;
+  auto set_offsets = [&](int64_t* off, int64_t plane) {
+    for (int64_t c = 0, d = 0; c < Cg; ++c)
+      for (int64_t r = 0; r < p.R; ++r)
+        for (int64_t s = 0; s < p.S; ++s) off[d++] = c * plane + r * p.dil_h * Wp + s * p.dil_w;
+  };
+  // One micro-tile: dW^T rows [d0, d0+MR) x columns [kp*NR, +NR) over `depth` positions starting at
+  // `base` of the planes at `src`, with B = the packed dY^T panel.
+  auto tile = [&](const T* src, int64_t base, const int64_t* off, int64_t d0, const T* bpanel, int64_t depth, T* c,
+                  int64_t ldc, bool accumulate) {
+    const T* rows[MR];
+    const int64_t n = std::min(MR, D - d0);
+    for (int64_t i = 0; i < MR; ++i) rows[i] = src + off[d0 + std::min(i, n - 1)] + base;  // surplus rows repeat the last
+    UK::run(depth, rows, bpanel, n, c, ldc, accumulate);
+  };
+
+  if (split_outputs) {
+    const int64_t plane = padded ? Hp * Wp : HW;
+    T* xp = padded ? scratch<T>(Scratch::Padded, p.N * p.C * plane + slack) : nullptr;
+    T* bt = scratch<T>(Scratch::SharedA, G * p.N * Kpad * L);  // [g][n][kpanel][L][NR]
+    int64_t* off = scratch<int64_t>(Scratch::Offsets, D);
+    set_offsets(off, plane);
+    const int64_t tblock = std::max<int64_t>(1, ceil_div(G * kpanels * tpanels, 8 * threads));
+    const int64_t tblocks = ceil_div(tpanels, tblock);
+#pragma omp parallel num_threads(threads)
+    {
+      if (padded) {
+#pragma omp for schedule(static) nowait
+        for (int64_t nc = 0; nc < p.N * p.C; ++nc)
+          copy_padded_rows(x + nc * HW, p.H, p.W, p.pad_h, p.pad_w, 0, Hp, xp + nc * plane);
+#pragma omp single nowait
+        std::fill(xp + p.N * p.C * plane, xp + p.N * p.C * plane + slack, T(0));
+      }
+#pragma omp for schedule(static)
+      for (int64_t gn = 0; gn < G * p.N; ++gn) {
+        const int64_t g = gn / p.N, n = gn % p.N;
+        pack_dy_t<NR>(dy + (n * p.K + g * Kg) * PQ, Kg, P, Q, Wp, 0, L, bt + gn * Kpad * L);
+      }
+      alignas(64) T c[MR * NR];
+#pragma omp for schedule(dynamic)
+      for (int64_t t = 0; t < G * kpanels * tblocks; ++t) {
+        const int64_t g = t / (kpanels * tblocks), kp = (t / tblocks) % kpanels, tb = t % tblocks;
+        const int64_t k0 = kp * NR, kn = std::min(NR, Kg - k0);
+        for (int64_t tp = tb * tblock; tp < std::min(tpanels, (tb + 1) * tblock); ++tp) {
+          const int64_t d0 = tp * MR, dn = std::min(MR, D - d0);
+          for (int64_t n = 0; n < p.N; ++n) {
+            const T* src = (padded ? xp : x) + (n * p.C + g * Cg) * plane;
+            tile(src, 0, off, d0, bt + ((g * p.N + n) * Kpad + k0) * L, L, c, NR, n > 0);
+          }
+          for (int64_t i = 0; i < dn; ++i)
+            for (int64_t j = 0; j < kn; ++j) dw[(g * Kg + k0 + j) * D + d0 + i] = c[i * NR + j];
+        }
+      }
+      if (db) conv2d_bias_grad(p, dy, db);
+    }
+    return;
+  }
+
+  // Split positions: chunks sized like the forward's (window + output block about 512 KiB).
+  const ImplicitTasks plan = plan_implicit_tasks(1, L, Kpad, Cg, 1, threads, MR, NR);
+  const int64_t cols = plan.cols, col_tasks = ceil_div(L, cols);
+  T** partials = scratch<T*>(Scratch::Columns, threads);  // not Partial: the master's own dW^T uses that
+#pragma omp parallel num_threads(threads) if (threads > 1)
+  {
+    int tid = 0, nt = 1;
+#ifdef _OPENMP
+    tid = omp_get_thread_num();
+    nt = omp_get_num_threads();
+#endif
+    T* part = scratch<T>(Scratch::Partial, G * D * Kpad);  // this thread's dW^T: [g][d][Kpad]
+    std::fill(part, part + G * D * Kpad, T(0));
+    partials[tid] = part;
+    int64_t* off = scratch<int64_t>(Scratch::Offsets, D);
+    if (!padded) set_offsets(off, HW);
+#pragma omp for schedule(dynamic)
+    for (int64_t t = 0; t < G * p.N * col_tasks; ++t) {
+      const int64_t g = t / (p.N * col_tasks), n = (t / col_tasks) % p.N, j0 = (t % col_tasks) * cols;
+      const int64_t nc = std::min(cols, L - j0);
+      const T* src = x + (n * p.C + g * Cg) * HW;
+      int64_t base = j0;
+      if (padded) {
+        const int64_t h0 = j0 / Wp, rows = (j0 + nc - 1) / Wp - h0 + 1 + reach_h, plane = rows * Wp;
+        T* win = scratch<T>(Scratch::Padded, Cg * plane + slack);
+        for (int64_t c = 0; c < Cg; ++c)
+          copy_padded_rows(x + (n * p.C + g * Cg + c) * HW, p.H, p.W, p.pad_h, p.pad_w, h0, rows, win + c * plane);
+        std::fill(win + Cg * plane, win + Cg * plane + slack, T(0));
+        set_offsets(off, plane);
+        src = win;
+        base = j0 - h0 * Wp;
+      }
+      T* bt = scratch<T>(Scratch::PackedB, Kpad * nc);
+      pack_dy_t<NR>(dy + (n * p.K + g * Kg) * PQ, Kg, P, Q, Wp, j0, nc, bt);
+      T* pg = part + g * D * Kpad;
+      for (int64_t l0 = 0; l0 < nc; l0 += KC) {  // depth blocks keep a B panel (KC x NR) in L1
+        const int64_t kc = std::min(KC, nc - l0);
+        for (int64_t kp = 0; kp < kpanels; ++kp)
+          for (int64_t tp = 0; tp < tpanels; ++tp)
+            tile(src, base + l0, off, tp * MR, bt + (kp * nc + l0) * NR, kc, pg + tp * MR * Kpad + kp * NR, Kpad, true);
+      }
+    }
+    // dw[g, k, d] = sum over threads of part[g, d, k]
+#pragma omp for schedule(static) nowait
+    for (int64_t gd = 0; gd < G * D; ++gd) {
+      const int64_t g = gd / D, d = gd % D;
+      for (int64_t k = 0; k < Kg; ++k) {
+        T s = partials[0][gd * Kpad + k];
+        for (int u = 1; u < nt; ++u) s += partials[u][gd * Kpad + k];
+        dw[(g * Kg + k) * D + d] = s;
+      }
+    }
+    if (db) conv2d_bias_grad(p, dy, db);
+  }
+}
+
+TL_KERNELS_END

@@ -1,0 +1,47 @@
+#pragma once
+// Small in-register transposes for packing (AVX-512 only; callers keep a scalar path).
+#include <cstdint>
+
+#include "tl/kernels/gemm_config.hpp"
+
+TL_KERNELS_BEGIN
+
+#if defined(TL_KERNELS_ISA_AVX512)
+/// out[k*ld + i] = rows[i][k] for 8 rows and k < 16: an 8 x 16 block transposed in registers.
+inline void transpose_8x16(const float* const* rows, float* out, int64_t ld) {
+  __m512 r[8];
+#pragma GCC unroll 8
+  for (int i = 0; i < 8; ++i) r[i] = _mm512_loadu_ps(rows[i]);
+  // (The zero-masked forms: GCC 12 warns inside the unmasked intrinsics, see pooling.hpp.)
+  // Per 128-bit lane l: t[2j] = [r2j[4l], r2j+1[4l], r2j[4l+1], r2j+1[4l+1]], t[2j+1] the same at 4l+2, 4l+3.
+  __m512 t[8];
+#pragma GCC unroll 4
+  for (int j = 0; j < 4; ++j) {
+    t[2 * j] = _mm512_maskz_unpacklo_ps(0xFFFF, r[2 * j], r[2 * j + 1]);
+    t[2 * j + 1] = _mm512_maskz_unpackhi_ps(0xFFFF, r[2 * j], r[2 * j + 1]);
+  }
+  // u[m] (rows 0-3) and u[4 + m] (rows 4-7) hold, in lane l, the 4 rows' values at k = 4l + m.
+  auto lo_pd = [](__m512 a, __m512 b) {
+    return _mm512_castpd_ps(_mm512_maskz_unpacklo_pd(0xFF, _mm512_castps_pd(a), _mm512_castps_pd(b)));
+  };
+  auto hi_pd = [](__m512 a, __m512 b) {
+    return _mm512_castpd_ps(_mm512_maskz_unpackhi_pd(0xFF, _mm512_castps_pd(a), _mm512_castps_pd(b)));
+  };
+  const __m512 u[8] = {lo_pd(t[0], t[2]), hi_pd(t[0], t[2]), lo_pd(t[1], t[3]), hi_pd(t[1], t[3]),
+                       lo_pd(t[4], t[6]), hi_pd(t[4], t[6]), lo_pd(t[5], t[7]), hi_pd(t[5], t[7])};
+  const __m512i first = _mm512_setr_epi32(0, 1, 2, 3, 16, 17, 18, 19, 4, 5, 6, 7, 20, 21, 22, 23);
+  const __m512i second = _mm512_setr_epi32(8, 9, 10, 11, 24, 25, 26, 27, 12, 13, 14, 15, 28, 29, 30, 31);
+  auto store = [&](__m512 v, int64_t k_lo, int64_t k_hi) {  // its halves go to rows k_lo and k_hi of out
+    _mm256_storeu_ps(out + k_lo * ld, _mm256_castpd_ps(_mm512_maskz_extractf64x4_pd(0xF, _mm512_castps_pd(v), 0)));
+    _mm256_storeu_ps(out + k_hi * ld, _mm256_castpd_ps(_mm512_maskz_extractf64x4_pd(0xF, _mm512_castps_pd(v), 1)));
+  };
+#pragma GCC unroll 4
+  for (int m = 0; m < 4; ++m) {
+    store(_mm512_permutex2var_ps(u[m], first, u[4 + m]), m, 4 + m);        // lanes 0, 1
+    store(_mm512_permutex2var_ps(u[m], second, u[4 + m]), 8 + m, 12 + m);  // lanes 2, 3
+  }
+}
+#endif
+
+
+TL_KERNELS_END

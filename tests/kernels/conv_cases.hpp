@@ -160,9 +160,11 @@ void check_conv_epilogue(const Conv2dParams& p, std::mt19937& rng, double tol, i
   const int64_t Cg = p.C / p.groups, PQ = p.P() * p.Q();
   auto x = random_vector<T>(rng, p.N * p.C * p.H * p.W), w = random_vector<T>(rng, p.K * Cg * p.R * p.S);
   auto scale = random_vector<T>(rng, p.K), shift = random_vector<T>(rng, p.K);
+  auto residual = random_vector<T>(rng, p.N * p.K * PQ);
   tl::kernels::Epilogue<T> ep{variant & 1 ? scale.data() : nullptr, variant & 2 ? shift.data() : nullptr,
-                              (variant & 4) != 0};
-  INFO(describe(p), " scale ", (variant & 1), " shift ", (variant & 2), " relu ", (variant & 4));
+                              (variant & 4) != 0, variant & 8 ? residual.data() : nullptr};
+  INFO(describe(p), " scale ", (variant & 1), " shift ", (variant & 2), " relu ", (variant & 4), " residual ",
+       (variant & 8));
   std::vector<T> y(p.N * p.K * PQ, T(7)), y_ref(p.N * p.K * PQ);
   tl::kernels::conv2d_forward_fused(p, x.data(), w.data(), y.data(), ep);
   tl::kernels::conv2d_forward_ref(p, x.data(), w.data(), static_cast<const T*>(nullptr), y_ref.data());
@@ -173,6 +175,7 @@ void check_conv_epilogue(const Conv2dParams& p, std::mt19937& rng, double tol, i
         T& v = y_ref[(n * p.K + k) * PQ + i];
         if (ep.scale) v *= scale[k];
         if (ep.shift) v += shift[k];
+        if (ep.residual) v += residual[(n * p.K + k) * PQ + i];
         if (ep.relu && v <= T(0)) v = T(0), ++clipped;
       }
   CHECK_MESSAGE(max_rel_error(y, y_ref) <= tol, "forward with epilogue");
@@ -180,13 +183,13 @@ void check_conv_epilogue(const Conv2dParams& p, std::mt19937& rng, double tol, i
 }
 }  // namespace
 
-TEST_CASE(TL_TEST_ISA " conv2d forward with a fused epilogue (scale, shift, ReLU) matches conv then the transform") {
+TEST_CASE(TL_TEST_ISA " conv2d forward with a fused epilogue (scale, shift, residual, ReLU) matches conv then the transform") {
   std::mt19937 rng(77);
-  for (int i = 0; i < 80; ++i) check_conv_epilogue<float>(random_conv(rng), rng, 1e-4, i % 8);
-  for (int i = 0; i < 16; ++i) check_conv_epilogue<double>(random_conv(rng), rng, 1e-10, i % 8);
+  for (int i = 0; i < 96; ++i) check_conv_epilogue<float>(random_conv(rng), rng, 1e-4, i % 16);
+  for (int i = 0; i < 16; ++i) check_conv_epilogue<double>(random_conv(rng), rng, 1e-10, i);
   // Blocking edges (depth > KC, K > MC, columns > NC), 1x1 (plain GEMM), a cropped kernel, depthwise
-  // (the pass-after path) and K not a multiple of the micro-tile rows.
-  for (int v : {1, 3, 6, 7}) {
+  // (the pass-after path) and K not a multiple of the micro-tile rows; 14 and 15 add a residual.
+  for (int v : {1, 3, 6, 7, 14, 15}) {
     check_conv_epilogue<float>(conv(2, 40, 9, 9, 600, 3, 3, 1, 1), rng, 1e-4, v);
     check_conv_epilogue<float>(conv(3, 64, 16, 16, 20, 1, 1, 1, 0), rng, 1e-4, v);
     check_conv_epilogue<float>(conv(4, 16, 1, 1, 24, 3, 3, 1, 1), rng, 1e-4, v);

@@ -110,3 +110,42 @@ TEST_CASE("ResNet eval under NoGradGuard (fused conv+BN+ReLU) equals the same ne
   CHECK(!fast.grad_fn());
   CHECK(rel_diff(fast, slow.detach()) <= 1e-5);
 }
+
+TEST_CASE("conv_bn_add_relu_forward equals relu(bn(conv(x)) + shortcut), fused or not") {
+  tl::Generator gen(8);
+  ConvBn<float> m(8, 16, 3, 1, 1, 1, false, true);
+  auto x = tl::randn<float>({2, 8, 10, 10}, gen), s = tl::randn<float>({2, 16, 10, 10}, gen);
+  auto want = tl::relu(m.reference(x, false) + s);
+  auto recorded = tl::nn::conv_bn_add_relu_forward(m.conv, m.bn, x, s);  // gradients on: add_relu after the modules
+  REQUIRE(recorded.grad_fn());
+  CHECK(recorded.grad_fn()->name() == "AddReluBackward");
+  CHECK(rel_diff(recorded, want.detach()) <= 2e-6);
+  tl::NoGradGuard ng;
+  auto fused = tl::nn::conv_bn_add_relu_forward(m.conv, m.bn, x, s);  // the shortcut added in the epilogue
+  CHECK(!fused.grad_fn());
+  CHECK(rel_diff(fused, want) <= 2e-6);
+  int64_t clipped = 0;
+  for (float v : fused.to_vector()) clipped += v == 0.f;
+  CHECK(clipped > 100);  // the ReLU acted: the comparison covers both sides of it
+  // A shortcut of another shape (broadcast) takes the unfused path with the same result.
+  auto s1 = tl::randn<float>({1, 16, 1, 1}, gen);
+  CHECK(rel_diff(tl::nn::conv_bn_add_relu_forward(m.conv, m.bn, x, s1), tl::relu(m.reference(x, false) + s1)) <= 2e-6);
+}
+
+TEST_CASE("ResNet-50 eval under NoGradGuard (shortcut fused into conv3's epilogue) equals the recorded forward") {
+  auto model = tl::models::resnet50<float>(10);
+  tl::Generator gen(3);
+  {
+    tl::NoGradGuard ng;
+    for (auto& [name, buf] : model->named_buffers())
+      if (name.find("running_mean") != std::string::npos) buf.copy_(tl::randn<float>(buf.shape(), gen) * 0.1f);
+      else if (name.find("running_var") != std::string::npos) buf.copy_(tl::rand<float>(buf.shape(), gen) + 0.5f);
+  }
+  model->eval();
+  auto x = tl::randn<float>({1, 3, 32, 32}, gen);
+  auto slow = model->forward(x);
+  REQUIRE(slow.grad_fn());
+  tl::NoGradGuard ng;
+  auto fast = model->forward(x);
+  CHECK(rel_diff(fast, slow.detach()) <= 1e-5);
+}

@@ -43,11 +43,13 @@ void conv2d_forward(const Conv2dParams& p, const T* x, const T* w, const T* b, T
   conv2d_forward_gemm(p, x, w, b, y);
 }
 
-/// y = ep(conv(x, w)) per output channel k: y = conv * scale[k] + shift[k], then ReLU if ep.relu
-/// (scale/shift may be null). The GEMM path applies ep in its epilogue (no extra pass over y);
+/// y = ep(conv(x, w)) per output channel k: y = conv * scale[k] + shift[k], + ep.residual (an
+/// N x K x P x Q tensor like y) if set, then ReLU if ep.relu (scale/shift may be null). The GEMM path applies ep in its epilogue (no extra pass over y);
 /// the other paths (depthwise, reference) apply it in a pass after the convolution.
 template <class T>
-void conv2d_forward_fused(const Conv2dParams& p, const T* x, const T* w, T* y, const Epilogue<T>& ep) {
+void conv2d_forward_fused(const Conv2dParams& p, const T* x, const T* w, T* y, const Epilogue<T>& ep_in) {
+  Epilogue<T> ep = ep_in;
+  ep.out_base = y;  // ep.residual (if set) has y's layout
   if (conv2d_fast_applies<T>(p) && !conv2d_is_depthwise(p)) {
     if (const TapCrop t = crop_taps(p); t.applies) {
       T* wc = scratch<T>(Scratch::Cropped, p.K * (p.C / p.groups) * t.q.R * t.q.S);

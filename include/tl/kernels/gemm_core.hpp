@@ -25,17 +25,24 @@ struct CView {
 };
 
 /// What to do to each finished element of C row r, while its tile is still in L1:
-///   v = v * scale[r] + shift[r] (either may be null: 1 and 0), then max(v, 0) when relu.
-/// A convolution's bias is shift; an inference BatchNorm after it is scale and shift.
+///   v = v * scale[r] + shift[r] (either may be null: 1 and 0), then + the residual's element at
+///   the same place (when residual is set), then max(v, 0) when relu.
+/// A convolution's bias is shift; an inference BatchNorm after it is scale and shift; the end of a
+/// residual block (bn(conv(x)) + shortcut, then ReLU) adds the shortcut as the residual.
+/// residual has C's layout: the element for C's address out_base + i is residual[i].
 template <class T>
 struct Epilogue {
   const T* scale = nullptr;
   const T* shift = nullptr;
   bool relu = false;
-  bool active() const { return scale || shift || relu; }
+  const T* residual = nullptr;
+  const T* out_base = nullptr;
+  bool active() const { return scale || shift || relu || residual; }
   /// The same epilogue for the rows from `r0` on.
-  Epilogue from_row(int64_t r0) const { return {scale ? scale + r0 : nullptr, shift ? shift + r0 : nullptr, relu}; }
-  /// Applies row r's transform to n consecutive values.
+  Epilogue from_row(int64_t r0) const {
+    return {scale ? scale + r0 : nullptr, shift ? shift + r0 : nullptr, relu, residual, out_base};
+  }
+  /// Applies row r's transform to n consecutive values of C.
   void apply(T* v, int64_t n, int64_t r) const {
     const T a = scale ? scale[r] : T(1), b = shift ? shift[r] : T(0);
     if (scale) {
@@ -45,6 +52,11 @@ struct Epilogue {
     if (shift) {
 #pragma omp simd
       for (int64_t j = 0; j < n; ++j) v[j] = v[j] + b;
+    }
+    if (residual) {
+      const T* res = residual + (v - out_base);
+#pragma omp simd
+      for (int64_t j = 0; j < n; ++j) v[j] = v[j] + res[j];
     }
     if (relu) {
 #pragma omp simd

@@ -99,13 +99,12 @@ class BasicBlock : public nn::Module<T> {
     if (downsample_) downsample = this->register_module("downsample", std::move(downsample_));
   }
 
-  // conv_bn_forward and add_relu: conv+BN(+ReLU) as one pass at inference (BN+ReLU fused in
-  // training), relu(. + shortcut) in one pass. The relu child is kept for torchvision's structure
+  // conv_bn_forward and conv_bn_add_relu_forward: conv+BN(+shortcut)(+ReLU) as one pass at
+  // inference; in training BN+ReLU fused and relu(. + shortcut) in one pass. The relu child is kept for torchvision's structure
   // and names; it holds no state.
   Tensor<T> forward(const Tensor<T>& x) override {
     auto out = nn::conv_bn_forward(*conv1, *bn1, x, true);
-    out = nn::conv_bn_forward(*conv2, *bn2, out, false);
-    return add_relu(out, detail::shortcut(downsample, x));
+    return nn::conv_bn_add_relu_forward(*conv2, *bn2, out, detail::shortcut(downsample, x));
   }
   /// The BN whose weight zero_init_residual zeroes.
   std::shared_ptr<nn::BatchNorm2d<T>> last_bn() const { return bn2; }
@@ -145,8 +144,7 @@ class Bottleneck : public nn::Module<T> {
   Tensor<T> forward(const Tensor<T>& x) override {  // fused as in BasicBlock
     auto out = nn::conv_bn_forward(*conv1, *bn1, x, true);
     out = nn::conv_bn_forward(*conv2, *bn2, out, true);
-    out = nn::conv_bn_forward(*conv3, *bn3, out, false);
-    return add_relu(out, detail::shortcut(downsample, x));
+    return nn::conv_bn_add_relu_forward(*conv3, *bn3, out, detail::shortcut(downsample, x));
   }
   std::shared_ptr<nn::BatchNorm2d<T>> last_bn() const { return bn3; }
   std::string type_name() const override { return "Bottleneck"; }

@@ -5,7 +5,8 @@
 // BN is an affine map per channel, y = conv(x) * scale + shift with scale = gamma / sqrt(var + eps)
 // and shift = beta - mean * scale (+ conv bias * scale), which the convolution applies in its GEMM
 // epilogue together with the ReLU, while each output tile is still in L1 (the BN "folded into the
-// conv", without rewriting the weights). The result equals conv then BN then ReLU up to float
+// conv", without rewriting the weights). conv_bn_add_relu_forward adds a residual block's shortcut
+// in the same epilogue. The result equals conv then BN then ReLU up to float
 // rounding (the affine form rounds differently from (x - mean) * invstd * gamma + beta).
 // Otherwise (training, gradients recorded, an adapted conv such as a LoRA or residual-adapter
 // wrapper, a padding mode) it calls conv->forward, then bn->forward or bn->forward_relu.
@@ -17,6 +18,7 @@
 #include "tl/kernels/conv2d.hpp"
 #include "tl/nn/batch_norm.hpp"
 #include "tl/nn/conv2d.hpp"
+#include "tl/ops/add_relu.hpp"
 #include "tl/ops/conv2d.hpp"
 
 namespace tl::nn {
@@ -31,13 +33,11 @@ bool conv_bn_foldable(const Conv2d<T>& conv, const BatchNorm<T>& bn, const Tenso
 }
 }  // namespace detail
 
-/// relu? (bn(conv(x))): see the header comment for when it runs as one fused pass.
+namespace detail {
+/// The fused inference path of conv_bn_forward / conv_bn_add_relu_forward (conv_bn_foldable holds):
+/// ep(conv(x)) with the BN as the epilogue's scale and shift, plus `residual` if not null.
 template <class T>
-Tensor<T> conv_bn_forward(Conv2d<T>& conv, BatchNorm<T>& bn, const Tensor<T>& x, bool relu) {
-  if (!detail::conv_bn_foldable(conv, bn, x)) {
-    auto y = conv.forward(x);
-    return relu ? bn.forward_relu(y) : bn.forward(y);
-  }
+Tensor<T> conv_bn_fused(Conv2d<T>& conv, BatchNorm<T>& bn, const Tensor<T>& x, bool relu, const T* residual) {
   const kernels::Conv2dParams p =
       tl::detail::conv2d_params(x, conv.weight, conv.bias, conv.stride, conv.padding, conv.dilation, conv.groups);
   const int64_t K = p.K;
@@ -57,8 +57,36 @@ Tensor<T> conv_bn_forward(Conv2d<T>& conv, BatchNorm<T>& bn, const Tensor<T>& x,
   const Tensor<T> xd = tl::detail::dense_values(x), w = tl::detail::dense_values(conv.weight);
   auto out = Tensor<T>::uninitialized({p.N, p.K, p.P(), p.Q()});
   kernels::conv2d_forward_fused(p, xd.data(), w.data(), out.data(),
-                                kernels::Epilogue<T>{scale.data(), shift.data(), relu});
+                                kernels::Epilogue<T>{scale.data(), shift.data(), relu, residual});
   return out;
+}
+}  // namespace detail
+
+/// relu? (bn(conv(x))): see the header comment for when it runs as one fused pass.
+template <class T>
+Tensor<T> conv_bn_forward(Conv2d<T>& conv, BatchNorm<T>& bn, const Tensor<T>& x, bool relu) {
+  if (!detail::conv_bn_foldable(conv, bn, x)) {
+    auto y = conv.forward(x);
+    return relu ? bn.forward_relu(y) : bn.forward(y);
+  }
+  return detail::conv_bn_fused(conv, bn, x, relu, static_cast<const T*>(nullptr));
+}
+
+/// relu(bn(conv(x)) + shortcut): the end of a residual block. On the fused inference path the
+/// shortcut is added in the convolution's epilogue too (no separate add + ReLU pass over the
+/// block's output); otherwise conv_bn_forward then add_relu.
+template <class T>
+Tensor<T> conv_bn_add_relu_forward(Conv2d<T>& conv, BatchNorm<T>& bn, const Tensor<T>& x, const Tensor<T>& shortcut) {
+  if (detail::conv_bn_foldable(conv, bn, x) && shortcut.defined() && shortcut.dim() == 4 &&
+      shortcut.size(1) == conv.weight.size(0)) {
+    const kernels::Conv2dParams p =
+        tl::detail::conv2d_params(x, conv.weight, conv.bias, conv.stride, conv.padding, conv.dilation, conv.groups);
+    if (shortcut.shape() == std::vector<int64_t>{p.N, p.K, p.P(), p.Q()}) {
+      const Tensor<T> s = tl::detail::dense_values(shortcut);
+      return detail::conv_bn_fused(conv, bn, x, true, s.data());
+    }
+  }
+  return add_relu(conv_bn_forward(conv, bn, x, false), shortcut);
 }
 
 }  // namespace tl::nn

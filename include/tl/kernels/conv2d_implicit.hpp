@@ -28,10 +28,10 @@ TL_KERNELS_BEGIN
 inline bool conv2d_implicit_applies(const Conv2dParams& p) { return p.stride_h == 1 && p.stride_w == 1; }
 
 /// Whether the implicit GEMM should replace the packed one for p, with tiles nr positions wide.
-/// Measured (docs/performance.md, 2 threads, AVX-512): it wins by 4-29% where few of the computed
-/// positions are dropped, and on 3x3 layers over 7x7 maps (1.07-1.14x, where the packed GEMM has
-/// only 392 columns); it loses on 8x8 maps (0.70-0.79x: 96 positions computed per 64 kept) and on
-/// 1x1 layers over 7x7 maps (0.90-0.98x).
+/// Measured (docs/performance.md, 2 threads, AVX-512): 0.99-1.29x of the packed GEMM where few of
+/// the computed positions are dropped (14x14 to 56x56 maps), 1.05-1.15x on 3x3 layers over 7x7 maps
+/// (where the packed GEMM has only 392 columns); 0.70-0.79x on 8x8 maps (96 positions computed
+/// per 64 kept) and 0.89-0.98x on 1x1 layers over 7x7 maps, which keep the packed GEMM.
 inline bool conv2d_implicit_preferred(const Conv2dParams& p, int64_t nr) {
   if (!conv2d_implicit_applies(p)) return false;
   const int64_t Wp = p.W + 2 * p.pad_w, L = (p.P() - 1) * Wp + p.Q();

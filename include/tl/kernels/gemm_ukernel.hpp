@@ -31,6 +31,30 @@ struct GenericMicroKernel {
 };
 
 #if defined(TL_KERNELS_ISA_AVX512)
+/// Writes one 32-float row of a finished tile (two accumulators) to c, or adds it to c.
+inline void store_row_avx512(float* c, __m512 lo, __m512 hi, bool accumulate) {
+  if (accumulate) {
+    lo = _mm512_add_ps(lo, _mm512_loadu_ps(c));
+    hi = _mm512_add_ps(hi, _mm512_loadu_ps(c + 16));
+  }
+  _mm512_storeu_ps(c, lo);
+  _mm512_storeu_ps(c + 16, hi);
+}
+#endif
+
+#if defined(TL_KERNELS_ISA_AVX2)
+/// Writes one 16-float row of a finished tile (two accumulators) to c, or adds it to c.
+inline void store_row_avx2(float* c, __m256 lo, __m256 hi, bool accumulate) {
+  if (accumulate) {
+    lo = _mm256_add_ps(lo, _mm256_loadu_ps(c));
+    hi = _mm256_add_ps(hi, _mm256_loadu_ps(c + 8));
+  }
+  _mm256_storeu_ps(c, lo);
+  _mm256_storeu_ps(c + 8, hi);
+}
+#endif
+
+#if defined(TL_KERNELS_ISA_AVX512)
 /// AVX-512 float: 8 rows x 32 columns = 16 zmm accumulators, 2 zmm for B, A broadcast from memory
 /// (folded into the FMA). 16 independent FMA chains cover 2 FMA pipes x 4 cycles latency twice, and
 /// 8 rows divide every ResNet channel count (16..2048), so no rows of a tile are wasted (12 rows
@@ -55,15 +79,7 @@ struct Avx512MicroKernelF32 {
       b += 32;
     }
 #pragma GCC unroll 8
-    for (int i = 0; i < 8; ++i) {
-      float* ci = c + i * ldc;
-      if (accumulate) {
-        c0[i] = _mm512_add_ps(c0[i], _mm512_loadu_ps(ci));
-        c1[i] = _mm512_add_ps(c1[i], _mm512_loadu_ps(ci + 16));
-      }
-      _mm512_storeu_ps(ci, c0[i]);
-      _mm512_storeu_ps(ci + 16, c1[i]);
-    }
+    for (int i = 0; i < 8; ++i) store_row_avx512(c + i * ldc, c0[i], c1[i], accumulate);
   }
 };
 #endif
@@ -89,15 +105,7 @@ struct Avx2MicroKernelF32 {
       b += 16;
     }
 #pragma GCC unroll 6
-    for (int i = 0; i < 6; ++i) {
-      float* ci = c + i * ldc;
-      if (accumulate) {
-        c0[i] = _mm256_add_ps(c0[i], _mm256_loadu_ps(ci));
-        c1[i] = _mm256_add_ps(c1[i], _mm256_loadu_ps(ci + 8));
-      }
-      _mm256_storeu_ps(ci, c0[i]);
-      _mm256_storeu_ps(ci + 8, c1[i]);
-    }
+    for (int i = 0; i < 6; ++i) store_row_avx2(c + i * ldc, c0[i], c1[i], accumulate);
   }
 };
 #endif

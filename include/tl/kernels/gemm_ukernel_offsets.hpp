@@ -9,6 +9,7 @@
 #include <cstdint>
 
 #include "tl/kernels/gemm_config.hpp"
+#include "tl/kernels/gemm_ukernel.hpp"
 
 TL_KERNELS_BEGIN
 
@@ -84,12 +85,7 @@ struct Avx512OffsetMicroKernelF32 {
       if (i >= rows) break;
       float* ci = c + i * ldc;
       if (Full) {
-        if (accumulate) {
-          c0[i] = _mm512_add_ps(c0[i], _mm512_loadu_ps(ci));
-          c1[i] = _mm512_add_ps(c1[i], _mm512_loadu_ps(ci + 16));
-        }
-        _mm512_storeu_ps(ci, c0[i]);
-        _mm512_storeu_ps(ci + 16, c1[i]);
+        store_row_avx512(ci, c0[i], c1[i], accumulate);
       } else {
         if (accumulate) {
           c0[i] = _mm512_add_ps(c0[i], _mm512_maskz_loadu_ps(m0, ci));
@@ -141,12 +137,7 @@ struct Avx2OffsetMicroKernelF32 {
       if (i >= rows) break;
       float* ci = c + i * ldc;
       if (Full) {
-        if (accumulate) {
-          c0[i] = _mm256_add_ps(c0[i], _mm256_loadu_ps(ci));
-          c1[i] = _mm256_add_ps(c1[i], _mm256_loadu_ps(ci + 8));
-        }
-        _mm256_storeu_ps(ci, c0[i]);
-        _mm256_storeu_ps(ci + 8, c1[i]);
+        store_row_avx2(ci, c0[i], c1[i], accumulate);
       } else {
         if (accumulate) {
           c0[i] = _mm256_add_ps(c0[i], _mm256_maskload_ps(ci, m0));

@@ -7,6 +7,7 @@
 #include <cstdint>
 
 #include "tl/kernels/gemm_config.hpp"
+#include "tl/kernels/gemm_ukernel.hpp"
 
 TL_KERNELS_BEGIN
 
@@ -53,16 +54,8 @@ struct Avx512RowsMicroKernelF32 {
       b += 32;
     }
 #pragma GCC unroll 8
-    for (int i = 0; i < 8; ++i) {
-      if (i >= rows) break;
-      float* ci = c + i * ldc;
-      if (accumulate) {
-        c0[i] = _mm512_add_ps(c0[i], _mm512_loadu_ps(ci));
-        c1[i] = _mm512_add_ps(c1[i], _mm512_loadu_ps(ci + 16));
-      }
-      _mm512_storeu_ps(ci, c0[i]);
-      _mm512_storeu_ps(ci + 16, c1[i]);
-    }
+    for (int i = 0; i < 8; ++i)
+      if (i < rows) store_row_avx512(c + i * ldc, c0[i], c1[i], accumulate);
   }
 };
 #endif
@@ -90,16 +83,8 @@ struct Avx2RowsMicroKernelF32 {
       b += 16;
     }
 #pragma GCC unroll 6
-    for (int i = 0; i < 6; ++i) {
-      if (i >= rows) break;
-      float* ci = c + i * ldc;
-      if (accumulate) {
-        c0[i] = _mm256_add_ps(c0[i], _mm256_loadu_ps(ci));
-        c1[i] = _mm256_add_ps(c1[i], _mm256_loadu_ps(ci + 8));
-      }
-      _mm256_storeu_ps(ci, c0[i]);
-      _mm256_storeu_ps(ci + 8, c1[i]);
-    }
+    for (int i = 0; i < 6; ++i)
+      if (i < rows) store_row_avx2(c + i * ldc, c0[i], c1[i], accumulate);
   }
 };
 #endif

@@ -2,7 +2,7 @@
 // Stride-1 weight gradient as an implicit GEMM, the counterpart of conv2d_implicit.hpp:
 //   dW_g^T (taps x Kg) = X_win (taps x positions) * dY_g^T (positions x Kg)
 // over the flat positions l = p*Wp + q of the zero-padded image. Row d = (c, r, s) of X_win is the
-// padded plane c shifted by off[d] (conv2d_implicit.hpp), read in place by the row-pointer
+// padded plane c shifted by off[d] (conv2d_implicit_geometry.hpp), read in place by the row-pointer
 // micro-kernel (gemm_ukernel_rows.hpp); dY^T is packed with zeros at the wrap positions q >= Q, so
 // they add nothing. Only dY is packed (Kg values per position) instead of the R*S-times larger
 // transposed im2col matrix.
@@ -19,7 +19,7 @@
 #include <cstring>
 #include <type_traits>
 
-#include "tl/kernels/conv2d_implicit.hpp"
+#include "tl/kernels/conv2d_implicit_geometry.hpp"
 #include "tl/kernels/conv2d_params.hpp"
 #include "tl/kernels/gemm_core.hpp"
 #include "tl/kernels/gemm_parallel.hpp"
@@ -58,8 +58,12 @@ void pack_dy_t(const T* dyn, int64_t Kg, int64_t P, int64_t Q, int64_t Wp, int64
       }
 #endif
       for (; j < NR; ++j) {
+        if (kp + j >= Kg) {  // channels past Kg: zero columns
+          for (int64_t t = 0; t < keep; ++t) out[t * NR + j] = T(0);
+          continue;
+        }
         const T* src = dyn + (kp + j) * PQ + p * Q + q;
-        for (int64_t t = 0; t < keep; ++t) out[t * NR + j] = kp + j < Kg ? src[t] : T(0);
+        for (int64_t t = 0; t < keep; ++t) out[t * NR + j] = src[t];
       }
       for (int64_t t = keep; t < len; ++t)
         for (int64_t jj = 0; jj < NR; ++jj) out[t * NR + jj] = T(0);
@@ -75,8 +79,7 @@ void pack_dy_t(const T* dyn, int64_t Kg, int64_t P, int64_t Q, int64_t Wp, int64
 /// on the others but 512 -> 128 at 28x28 (1.05x).
 inline bool conv2d_implicit_weight_grad_preferred(const Conv2dParams& p, int64_t nr) {
   if (!conv2d_implicit_applies(p)) return false;
-  const int64_t Wp = p.W + 2 * p.pad_w, L = (p.P() - 1) * Wp + p.Q();
-  const double kept = static_cast<double>(p.P() * p.Q()) / static_cast<double>((L + nr - 1) / nr * nr);
+  const double kept = ImplicitGeometry(p).kept(nr);
   const int64_t D = (p.C / p.groups) * p.R * p.S, Kg = p.K / p.groups;
   return p.R * p.S > 1 ? kept >= 0.85 : kept >= 0.95 && D >= 2 * Kg;
 }
@@ -86,19 +89,12 @@ template <class T>
 void conv2d_backward_weight_implicit(const Conv2dParams& p, const T* x, const T* dy, T* dw, T* db) {
   using UK = RowsMicroKernel<T>;
   constexpr int64_t MR = UK::mr, NR = UK::nr, KC = GemmBlocking::KC;
-  const int64_t G = p.groups, Cg = p.C / G, Kg = p.K / G, D = Cg * p.R * p.S;
-  const int64_t P = p.P(), Q = p.Q(), PQ = P * Q, HW = p.H * p.W;
-  const bool padded = p.pad_h > 0 || p.pad_w > 0;
-  const int64_t Hp = p.H + 2 * p.pad_h, Wp = p.W + 2 * p.pad_w, reach_h = p.dil_h * (p.R - 1);
-  const int64_t slack = p.dil_w * (p.S - 1) + NR;  // a wrap position of the last row reads past it
-  const int64_t L = (P - 1) * Wp + Q, Kpad = round_up(Kg, NR), kpanels = Kpad / NR, tpanels = ceil_div(D, MR);
+  const ImplicitGeometry geo(p);
+  const int64_t G = p.groups, Cg = geo.Cg, Kg = p.K / G, D = Cg * p.R * p.S;
+  const int64_t P = p.P(), Q = p.Q(), PQ = P * Q, HW = p.H * p.W, Wp = geo.Wp, L = geo.L;
+  const int64_t Kpad = round_up(Kg, NR), kpanels = Kpad / NR, tpanels = ceil_div(D, MR);
   const int threads = kernel_threads();
   const bool split_outputs = threads > 1 && p.N * L < 1024 * threads && G * kpanels * tpanels >= 4 * threads;
-  auto set_offsets = [&](int64_t* off, int64_t plane) {
-    for (int64_t c = 0, d = 0; c < Cg; ++c)
-      for (int64_t r = 0; r < p.R; ++r)
-        for (int64_t s = 0; s < p.S; ++s) off[d++] = c * plane + r * p.dil_h * Wp + s * p.dil_w;
-  };
   // One micro-tile: dW^T rows [d0, d0+MR) x columns [kp*NR, +NR) over `depth` positions starting at
   // `base` of the planes at `src`, with B = the packed dY^T panel.
   auto tile = [&](const T* src, int64_t base, const int64_t* off, int64_t d0, const T* bpanel, int64_t depth, T* c,
@@ -109,22 +105,22 @@ void conv2d_backward_weight_implicit(const Conv2dParams& p, const T* x, const T*
     UK::run(depth, rows, bpanel, n, c, ldc, accumulate);
   };
 
-  if (split_outputs) {
-    const int64_t plane = padded ? Hp * Wp : HW;
-    T* xp = padded ? scratch<T>(Scratch::Padded, p.N * p.C * plane + slack) : nullptr;
+  if (split_outputs) {  // the whole padded image (a window of every row) and dY^T, prepared once
+    const ImplicitWindow all = geo.window(0, L);
+    const int64_t plane = geo.padded ? all.plane : HW;
+    T* xp = geo.padded ? scratch<T>(Scratch::Padded, p.N * G * all.size + geo.slack(NR)) : nullptr;
     T* bt = scratch<T>(Scratch::SharedA, G * p.N * Kpad * L);  // [g][n][kpanel][L][NR]
     int64_t* off = scratch<int64_t>(Scratch::Offsets, D);
-    set_offsets(off, plane);
+    geo.tap_offsets(plane, off);
     const int64_t tblock = std::max<int64_t>(1, ceil_div(G * kpanels * tpanels, 8 * threads));
     const int64_t tblocks = ceil_div(tpanels, tblock);
 #pragma omp parallel num_threads(threads)
     {
-      if (padded) {
+      if (geo.padded) {
 #pragma omp for schedule(static) nowait
-        for (int64_t nc = 0; nc < p.N * p.C; ++nc)
-          copy_padded_rows(x + nc * HW, p.H, p.W, p.pad_h, p.pad_w, 0, Hp, xp + nc * plane);
+        for (int64_t ng = 0; ng < p.N * G; ++ng) geo.copy_window(x + ng * Cg * HW, all, xp + ng * all.size);
 #pragma omp single nowait
-        std::fill(xp + p.N * p.C * plane, xp + p.N * p.C * plane + slack, T(0));
+        geo.clear_slack(xp + p.N * G * all.size, NR);
       }
 #pragma omp for schedule(static)
       for (int64_t gn = 0; gn < G * p.N; ++gn) {
@@ -139,7 +135,7 @@ void conv2d_backward_weight_implicit(const Conv2dParams& p, const T* x, const T*
         for (int64_t tp = tb * tblock; tp < std::min(tpanels, (tb + 1) * tblock); ++tp) {
           const int64_t d0 = tp * MR, dn = std::min(MR, D - d0);
           for (int64_t n = 0; n < p.N; ++n) {
-            const T* src = (padded ? xp : x) + (n * p.C + g * Cg) * plane;
+            const T* src = (geo.padded ? xp : x) + (n * p.C + g * Cg) * plane;
             tile(src, 0, off, d0, bt + ((g * p.N + n) * Kpad + k0) * L, L, c, NR, n > 0);
           }
           for (int64_t i = 0; i < dn; ++i)
@@ -166,22 +162,21 @@ void conv2d_backward_weight_implicit(const Conv2dParams& p, const T* x, const T*
     std::fill(part, part + G * D * Kpad, T(0));
     partials[tid] = part;
     int64_t* off = scratch<int64_t>(Scratch::Offsets, D);
-    if (!padded) set_offsets(off, HW);
+    if (!geo.padded) geo.tap_offsets(HW, off);
 #pragma omp for schedule(dynamic)
     for (int64_t t = 0; t < G * p.N * col_tasks; ++t) {
       const int64_t g = t / (p.N * col_tasks), n = (t / col_tasks) % p.N, j0 = (t % col_tasks) * cols;
       const int64_t nc = std::min(cols, L - j0);
       const T* src = x + (n * p.C + g * Cg) * HW;
       int64_t base = j0;
-      if (padded) {
-        const int64_t h0 = j0 / Wp, rows = (j0 + nc - 1) / Wp - h0 + 1 + reach_h, plane = rows * Wp;
-        T* win = scratch<T>(Scratch::Padded, Cg * plane + slack);
-        for (int64_t c = 0; c < Cg; ++c)
-          copy_padded_rows(x + (n * p.C + g * Cg + c) * HW, p.H, p.W, p.pad_h, p.pad_w, h0, rows, win + c * plane);
-        std::fill(win + Cg * plane, win + Cg * plane + slack, T(0));
-        set_offsets(off, plane);
-        src = win;
-        base = j0 - h0 * Wp;
+      if (geo.padded) {
+        const ImplicitWindow win = geo.window(j0, nc);
+        T* buf = scratch<T>(Scratch::Padded, win.size + geo.slack(NR));
+        geo.copy_window(x + (n * p.C + g * Cg) * HW, win, buf);
+        geo.clear_slack(buf + win.size, NR);
+        geo.tap_offsets(win.plane, off);
+        src = buf;
+        base = win.base;
       }
       T* bt = scratch<T>(Scratch::PackedB, Kpad * nc);
       pack_dy_t<NR>(dy + (n * p.K + g * Kg) * PQ, Kg, P, Q, Wp, j0, nc, bt);

@@ -37,9 +37,13 @@ namespace detail {
 /// The fused inference path of conv_bn_forward / conv_bn_add_relu_forward (conv_bn_foldable holds):
 /// ep(conv(x)) with the BN as the epilogue's scale and shift, plus `residual` if not null.
 template <class T>
-Tensor<T> conv_bn_fused(Conv2d<T>& conv, BatchNorm<T>& bn, const Tensor<T>& x, bool relu, const T* residual) {
-  const kernels::Conv2dParams p =
-      tl::detail::conv2d_params(x, conv.weight, conv.bias, conv.stride, conv.padding, conv.dilation, conv.groups);
+kernels::Conv2dParams conv_params(const Conv2d<T>& conv, const Tensor<T>& x) {
+  return tl::detail::conv2d_params(x, conv.weight, conv.bias, conv.stride, conv.padding, conv.dilation, conv.groups);
+}
+
+template <class T>
+Tensor<T> conv_bn_fused(const kernels::Conv2dParams& p, Conv2d<T>& conv, BatchNorm<T>& bn, const Tensor<T>& x,
+                        bool relu, const T* residual) {
   const int64_t K = p.K;
   std::vector<T> scale(static_cast<size_t>(K)), shift(static_cast<size_t>(K));
   const Tensor<T> mean = tl::detail::dense_values(bn.running_mean), var = tl::detail::dense_values(bn.running_var);
@@ -69,7 +73,7 @@ Tensor<T> conv_bn_forward(Conv2d<T>& conv, BatchNorm<T>& bn, const Tensor<T>& x,
     auto y = conv.forward(x);
     return relu ? bn.forward_relu(y) : bn.forward(y);
   }
-  return detail::conv_bn_fused(conv, bn, x, relu, static_cast<const T*>(nullptr));
+  return detail::conv_bn_fused(detail::conv_params(conv, x), conv, bn, x, relu, static_cast<const T*>(nullptr));
 }
 
 /// relu(bn(conv(x)) + shortcut): the end of a residual block. On the fused inference path the
@@ -77,13 +81,11 @@ Tensor<T> conv_bn_forward(Conv2d<T>& conv, BatchNorm<T>& bn, const Tensor<T>& x,
 /// block's output); otherwise conv_bn_forward then add_relu.
 template <class T>
 Tensor<T> conv_bn_add_relu_forward(Conv2d<T>& conv, BatchNorm<T>& bn, const Tensor<T>& x, const Tensor<T>& shortcut) {
-  if (detail::conv_bn_foldable(conv, bn, x) && shortcut.defined() && shortcut.dim() == 4 &&
-      shortcut.size(1) == conv.weight.size(0)) {
-    const kernels::Conv2dParams p =
-        tl::detail::conv2d_params(x, conv.weight, conv.bias, conv.stride, conv.padding, conv.dilation, conv.groups);
-    if (shortcut.shape() == std::vector<int64_t>{p.N, p.K, p.P(), p.Q()}) {
+  if (detail::conv_bn_foldable(conv, bn, x) && shortcut.defined()) {
+    const kernels::Conv2dParams p = detail::conv_params(conv, x);
+    if (shortcut.shape() == std::vector<int64_t>{p.N, p.K, p.P(), p.Q()}) {  // else add_relu broadcasts
       const Tensor<T> s = tl::detail::dense_values(shortcut);
-      return detail::conv_bn_fused(conv, bn, x, true, s.data());
+      return detail::conv_bn_fused(p, conv, bn, x, true, s.data());
     }
   }
   return add_relu(conv_bn_forward(conv, bn, x, false), shortcut);

@@ -249,6 +249,26 @@ TEST_CASE(TL_TEST_ISA " conv2d implicit GEMM (stride 1, image read in place) mat
   check_implicit<float>(asym, rng, 1e-5, 13);
 }
 
+TEST_CASE(TL_TEST_ISA " conv2d implicit GEMM with strides (phase-split image) matches the reference") {
+  std::mt19937 rng(37);
+  int checked = 0;
+  for (int i = 0; i < 400 && checked < 100; ++i) {
+    const Conv2dParams p = random_conv(rng);  // strides 1-3, either dimension
+    if (p.stride_h == 1 && p.stride_w == 1) continue;
+    check_implicit<float>(p, rng, 1e-4, i % 16);
+    if (checked % 4 == 0) check_implicit<double>(p, rng, 1e-12, i % 16);
+    ++checked;
+  }
+  CHECK(checked == 100);
+  check_implicit<float>(conv(2, 3, 40, 38, 64, 7, 7, 2, 3), rng, 1e-4);    // a stem: 4 phases, Wf = 22
+  check_implicit<float>(conv(2, 16, 14, 14, 24, 1, 1, 2, 0), rng, 1e-4);   // 1x1 stride 2: one phase, in place
+  check_implicit<float>(conv(2, 16, 15, 15, 24, 3, 3, 2, 1), rng, 1e-4, 7);  // odd map: phases of unequal size
+  check_implicit<float>(conv(1, 4, 70, 70, 8, 3, 3, 2, 1), rng, 1e-5);     // column chunks
+  check_implicit<float>(conv(2, 8, 13, 13, 8, 3, 3, 2, 2, 1, 2), rng, 1e-5);  // dilation 2 at stride 2: one phase
+  check_implicit<float>(conv(2, 8, 13, 13, 8, 3, 3, 3, 1, 1, 2), rng, 1e-5);  // dilation 2 at stride 3: all phases
+  check_implicit<float>(conv(2, 32, 9, 9, 64, 3, 3, 2, 1, 8), rng, 1e-4);  // groups
+}
+
 TEST_CASE(TL_TEST_ISA " conv2d picks the implicit GEMM only where it measured faster") {
   using tl::kernels::conv2d_implicit_preferred;
   CHECK(conv2d_implicit_preferred(conv(8, 64, 56, 56, 64, 3, 3, 1, 1), 32));
@@ -256,7 +276,10 @@ TEST_CASE(TL_TEST_ISA " conv2d picks the implicit GEMM only where it measured fa
   CHECK(conv2d_implicit_preferred(conv(8, 512, 7, 7, 512, 3, 3, 1, 1), 32));    // 49 of 64 kept, 3x3
   CHECK_FALSE(conv2d_implicit_preferred(conv(8, 2048, 7, 7, 512, 1, 1, 1, 0), 32));  // 49 of 64, 1x1
   CHECK_FALSE(conv2d_implicit_preferred(conv(32, 256, 8, 8, 256, 3, 3, 1, 1), 32));  // 64 of 96
-  CHECK_FALSE(conv2d_implicit_preferred(conv(8, 64, 56, 56, 64, 3, 3, 2, 1), 32));   // stride 2
+  CHECK(conv2d_implicit_preferred(conv(8, 3, 224, 224, 64, 7, 7, 2, 3), 32));       // stem: phase-split
+  CHECK(conv2d_implicit_preferred(conv(8, 64, 56, 56, 128, 3, 3, 2, 1), 32));       // 3x3 stride 2
+  CHECK_FALSE(conv2d_implicit_preferred(conv(8, 256, 56, 56, 512, 1, 1, 2, 0), 32));  // 1x1 stride 2
+  CHECK_FALSE(conv2d_implicit_preferred(conv(32, 64, 8, 8, 128, 3, 3, 2, 1), 32));    // 16 of 32 kept
 }
 
 namespace {
@@ -298,6 +321,23 @@ TEST_CASE(TL_TEST_ISA " conv2d implicit weight gradient matches the reference") 
   check_implicit_weight_grad<double>(conv(8, 20, 6, 6, 40, 3, 3, 1, 1), rng, 1e-12);
 }
 
+TEST_CASE(TL_TEST_ISA " conv2d implicit weight gradient with strides (phase-split image) matches the reference") {
+  std::mt19937 rng(43);
+  int checked = 0;
+  for (int i = 0; i < 400 && checked < 100; ++i) {
+    const Conv2dParams p = random_conv(rng);
+    if (p.stride_h == 1 && p.stride_w == 1) continue;
+    check_implicit_weight_grad<float>(p, rng, 1e-4);
+    if (checked % 4 == 0) check_implicit_weight_grad<double>(p, rng, 1e-12);
+    ++checked;
+  }
+  CHECK(checked == 100);
+  check_implicit_weight_grad<float>(conv(2, 3, 40, 38, 64, 7, 7, 2, 3), rng, 1e-4);   // a stem, split positions
+  check_implicit_weight_grad<float>(conv(8, 40, 13, 13, 72, 3, 3, 2, 1), rng, 1e-4);  // split outputs (2 threads)
+  check_implicit_weight_grad<float>(conv(3, 16, 30, 30, 8, 1, 1, 2, 0), rng, 1e-4);   // 1x1 stride 2
+  check_implicit_weight_grad<float>(conv(2, 32, 9, 9, 64, 3, 3, 2, 1, 8), rng, 1e-4); // groups
+}
+
 TEST_CASE(TL_TEST_ISA " conv2d picks the implicit weight gradient only where it measured faster") {
   using tl::kernels::conv2d_implicit_weight_grad_preferred;
   CHECK(conv2d_implicit_weight_grad_preferred(conv(8, 64, 56, 56, 64, 3, 3, 1, 1), 32));
@@ -306,5 +346,10 @@ TEST_CASE(TL_TEST_ISA " conv2d picks the implicit weight gradient only where it 
   CHECK_FALSE(conv2d_implicit_weight_grad_preferred(conv(8, 512, 7, 7, 512, 3, 3, 1, 1), 32));
   CHECK_FALSE(conv2d_implicit_weight_grad_preferred(conv(8, 64, 56, 56, 256, 1, 1, 1, 0), 32));
   CHECK_FALSE(conv2d_implicit_weight_grad_preferred(conv(8, 1024, 14, 14, 256, 1, 1, 1, 0), 32));
-  CHECK_FALSE(conv2d_implicit_weight_grad_preferred(conv(8, 64, 56, 56, 64, 3, 3, 2, 1), 32));
+  // strided: only with 64 outputs or fewer and 2048 positions or more
+  CHECK(conv2d_implicit_weight_grad_preferred(conv(8, 3, 224, 224, 64, 7, 7, 2, 3), 32));
+  CHECK(conv2d_implicit_weight_grad_preferred(conv(8, 64, 56, 56, 64, 3, 3, 2, 1), 32));
+  CHECK_FALSE(conv2d_implicit_weight_grad_preferred(conv(8, 64, 56, 56, 128, 3, 3, 2, 1), 32));
+  CHECK_FALSE(conv2d_implicit_weight_grad_preferred(conv(8, 64, 28, 28, 64, 3, 3, 2, 1), 32));
+  CHECK_FALSE(conv2d_implicit_weight_grad_preferred(conv(8, 64, 56, 56, 64, 1, 1, 2, 0), 32));
 }

@@ -1,13 +1,13 @@
 #pragma once
-// Stride-1 convolution as an implicit GEMM: the micro-kernel reads the im2col matrix straight from
-// the (zero-padded) image instead of from a packed copy.
+// Convolution as an implicit GEMM: the micro-kernel reads the im2col matrix straight from the
+// (zero-padded; when strided, phase-split) image instead of from a packed copy.
 //
-// The flat-position view of the padded image it reads is in conv2d_implicit_geometry.hpp; a tile
-// of NR positions is one contiguous load per tap (gemm_ukernel_offsets.hpp).
+// The flat-position view of the image it reads is in conv2d_implicit_geometry.hpp; a tile of NR
+// positions is one contiguous load per tap (gemm_ukernel_offsets.hpp).
 //
 // Against the packed GEMM (conv2d_gemm.hpp) this trades R*S packing copies of the image per pass
-// for one padding copy (none when unpadded) plus the Wp - Q wasted columns per row: 2/58 on a
-// 56x56 map, 2/9 on a 7x7 map. See docs/performance.md for where it wins.
+// for one padding (or phase-split) copy, none when unpadded at stride 1, plus the Wf - Q wasted
+// columns per row: 2/58 on a 56x56 map, 2/9 on a 7x7 map. See docs/performance.md for where it wins.
 #include <algorithm>
 #include <cstdint>
 #include <cstring>
@@ -26,18 +26,22 @@ TL_KERNELS_BEGIN
 /// the computed positions are dropped (14x14 to 56x56 maps), 1.05-1.15x on 3x3 layers over 7x7 maps
 /// (where the packed GEMM has only 392 columns); 0.70-0.79x on 8x8 maps (96 positions computed
 /// per 64 kept) and 0.89-0.98x on 1x1 layers over 7x7 maps, which keep the packed GEMM.
+/// Strided (phase-split image): 1.08-1.28x on the 7x7 stem and 1.06-1.18x on ResNet's 3x3 stride-2
+/// layers with 77% or more of the positions kept; 0.83-1.13x on 1x1 stride-2 layers (whose packing
+/// is a plain subsampling copy), 0.26-0.63x on 8x8 and 4x4 maps.
 inline bool conv2d_implicit_preferred(const Conv2dParams& p, int64_t nr) {
   if (!conv2d_implicit_applies(p)) return false;
   const double kept = ImplicitGeometry(p).kept(nr);
+  if (p.stride_h > 1 || p.stride_w > 1) return p.R * p.S > 1 && kept >= 0.75;
   return kept >= 0.85 || (p.R * p.S > 1 && kept >= 0.75);
 }
 
-/// Copies flat positions [l0, l0+n) of row `src` (positions p*Wp + q) to the output row `dst`
+/// Copies flat positions [l0, l0+n) of row `src` (positions p*Wf + q) to the output row `dst`
 /// (P x Q), dropping the wrap columns q >= Q, and applies ep's row r to what it copied.
 template <class T>
-void compact_row(const T* src, int64_t l0, int64_t n, int64_t Wp, int64_t Q, T* dst, const Epilogue<T>& ep, int64_t r) {
+void compact_row(const T* src, int64_t l0, int64_t n, int64_t Wf, int64_t Q, T* dst, const Epilogue<T>& ep, int64_t r) {
   for (int64_t l = l0; l < l0 + n;) {
-    const int64_t p = l / Wp, q = l - p * Wp, len = std::min(Wp - q, l0 + n - l);
+    const int64_t p = l / Wf, q = l - p * Wf, len = std::min(Wf - q, l0 + n - l);
     const int64_t keep = std::clamp<int64_t>(Q - q, 0, len);
     if (keep > 0) {
       T* d = dst + p * Q + q;
@@ -48,7 +52,7 @@ void compact_row(const T* src, int64_t l0, int64_t n, int64_t Wp, int64_t Q, T* 
   }
 }
 
-/// y = ep(conv(x, w)) for a stride-1 geometry (conv2d_implicit_applies); ep per output channel.
+/// y = ep(conv(x, w)) (conv2d_implicit_applies: any geometry); ep per output channel.
 template <class T>
 void conv2d_forward_implicit(const Conv2dParams& p, const T* x, const T* w, T* y, const Epilogue<T>& ep = {}) {
   using UK = OffsetMicroKernel<T>;
@@ -56,17 +60,17 @@ void conv2d_forward_implicit(const Conv2dParams& p, const T* x, const T* w, T* y
   static_assert(MR == MicroKernel<T>::mr, "A is packed for MicroKernel<T>'s row count");
   const ImplicitGeometry geo(p);
   const int64_t G = p.groups, Cg = geo.Cg, Kg = p.K / G, D = Cg * p.R * p.S;
-  const int64_t Q = p.Q(), PQ = p.P() * Q, Wp = geo.Wp, L = geo.L;
-  const bool in_place = Wp == Q;  // no wrap columns: tiles are written straight into y
+  const int64_t Q = p.Q(), PQ = p.P() * Q, Wf = geo.Wf, L = geo.L;
+  const bool in_place = Wf == Q;  // no wrap columns: tiles are written straight into y
   const int64_t Mpad = round_up(Kg, MR);
   T* apre = scratch<T>(Scratch::SharedA, G * Mpad * D);
   const int threads = kernel_threads();
-  const ImplicitTasks plan = plan_implicit_tasks(p.N, L, Kg, Cg, G, threads, MR, NR);
+  const ImplicitTasks plan = plan_implicit_tasks(p.N, L, Kg, geo.planes(), G, threads, MR, NR);
 #pragma omp parallel num_threads(threads) if (threads > 1)
   {
     for (int64_t g = 0; g < G; ++g) prepack_a_shared(Kg, D, w + g * Kg * D, D, 1, apre + g * Mpad * D);
     int64_t* off = scratch<int64_t>(Scratch::Offsets, D);
-    if (!geo.padded) geo.tap_offsets(p.H * p.W, off);
+    if (!geo.copied) geo.tap_offsets(p.H * p.W, off);
 #pragma omp for schedule(dynamic) nowait
     for (int64_t t = 0; t < G * plan.per_group(); ++t) {
       const int64_t g = t / plan.per_group(), tg = t % plan.per_group();
@@ -79,7 +83,7 @@ void conv2d_forward_implicit(const Conv2dParams& p, const T* x, const T* w, T* y
       // that stays in L2, image after image.
       const T* src = x + g * Cg * p.H * p.W;
       int64_t image_stride = p.C * p.H * p.W, base = j0;
-      if (geo.padded) {
+      if (geo.copied) {
         const ImplicitWindow win = geo.window(j0, nc);
         T* buf = scratch<T>(Scratch::Padded, ni * win.size + geo.slack(NR));
         for (int64_t e = 0; e < ni; ++e) geo.copy_window(x + ((n0 + e) * p.C + g * Cg) * p.H * p.W, win, buf + e * win.size);
@@ -99,7 +103,7 @@ void conv2d_forward_implicit(const Conv2dParams& p, const T* x, const T* w, T* y
         const int64_t kc = std::min(KC, D - d0);
         const T* ablk = apre + g * Mpad * D + d0 * Mpad + i0 * kc;
         for (int64_t e = 0; e < ni; ++e) {
-          const T* xb = src + (geo.padded ? e : n0 + e) * image_stride + base;
+          const T* xb = src + (geo.copied ? e : n0 + e) * image_stride + base;
           int64_t ldc = 0;
           T* cb = c_block(e, ldc);
           for (int64_t jt = 0; jt < nc; jt += NR)
@@ -115,7 +119,7 @@ void conv2d_forward_implicit(const Conv2dParams& p, const T* x, const T* w, T* y
         T* yb = y + ((n0 + e) * p.K + g * Kg + i0) * PQ;
         for (int64_t i = 0; i < mc; ++i) {
           if (!in_place) {
-            compact_row(cb + i * ldc, j0, nc, Wp, Q, yb + i * PQ, eg, i);
+            compact_row(cb + i * ldc, j0, nc, Wf, Q, yb + i * PQ, eg, i);
           } else if (ep.active()) {
             eg.apply(cb + i * ldc, nc, i);
           }

@@ -1,58 +1,85 @@
 #pragma once
-// The view of a stride-1 convolution that the implicit-GEMM kernels (conv2d_implicit.hpp,
+// The view of a convolution that the implicit-GEMM kernels (conv2d_implicit.hpp,
 // conv2d_implicit_weight_grad.hpp) share, and how they cut it into tasks.
 //
-// With the input padded into Hp x Wp planes, the window of output pixel (p, q) starts at the flat
-// position l = p*Wp + q of every plane, and the im2col row of tap (c, r, s) is plane c shifted by
-// off = c*plane + r*dil_h*Wp + s*dil_w. Consecutive positions l read consecutive memory.
+// Stride 1: with the input padded into Hp x Wp planes, the window of output pixel (p, q) starts at
+// the flat position l = p*Wp + q of every plane, and the im2col row of tap (c, r, s) is plane c
+// shifted by off = c*plane + r*dil_h*Wp + s*dil_w. Consecutive positions l read consecutive memory.
+//
+// Stride sh x sw: the padded plane is split into phases, phase (a, b) holding the padded pixels
+// (i*sh + a, j*sw + b) as a plane of Wf = ceil(Wp / sw) columns. Tap (r, s) of output pixel (p, q)
+// reads padded pixel (p*sh + r*dil_h, q*sw + s*dil_w), which is pixel (p + r*dil_h / sh,
+// q + s*dil_w / sw) of phase (r*dil_h % sh, s*dil_w % sw): again position l = p*Wf + q shifted by a
+// per-tap offset. Only the phases some tap reads are made (one for a 1x1 stride-2 layer: the
+// phase split is then a plain subsampling copy). Stride 1 is the case of one phase with Wf = Wp.
+//
 // Positions with q >= Q (where the window wraps into the next row) are computed and dropped; an
-// image has L = (P-1)*Wp + Q positions. A task copies only the padded rows its positions read into
-// a window (planes of `rows` x Wp); a dropped wrap position of the window's last row reads up to
-// dil_w*(S-1) values past it, hence the zeroed slack after a window.
+// image has L = (P-1)*Wf + Q positions. A task copies only the rows its positions read into a
+// window (per channel and phase, `rows` x Wf values); a dropped wrap position of the window's last
+// row reads up to dil_w*(S-1)/sw values past it, hence the zeroed slack after a window. Unpadded
+// stride-1 images are read in place, with no copy.
 #include <algorithm>
 #include <cstdint>
 #include <cstring>
+#include <vector>
 
 #include "tl/kernels/conv2d_params.hpp"
 #include "tl/kernels/gemm_core.hpp"
 
 TL_KERNELS_BEGIN
 
-/// True when the implicit-GEMM kernels handle p (stride 1; any kernel, padding, dilation, groups).
-inline bool conv2d_implicit_applies(const Conv2dParams& p) { return p.stride_h == 1 && p.stride_w == 1; }
+/// True when the implicit-GEMM kernels handle p (any stride, kernel, padding, dilation, groups).
+inline bool conv2d_implicit_applies(const Conv2dParams& p) { return p.stride_h >= 1 && p.stride_w >= 1; }
 
-/// Copies padded rows [h0, h0+rows) of one H x W plane (padding ph, pw) into a rows x Wp window:
-/// padded row hr holds input row hr - ph, or zeros above and below the image.
+/// Copies rows [h0, h0+rows) of phase (a, b) of one H x W plane (padding ph, pw, strides sh, sw)
+/// into a rows x Wf window: row i, column j holds input pixel ((h0+i)*sh + a - ph, j*sw + b - pw),
+/// or zero where that is padding (or past the padded plane).
 template <class T>
-void copy_padded_rows(const T* src, int64_t H, int64_t W, int64_t ph, int64_t pw, int64_t h0, int64_t rows, T* dst) {
-  const int64_t Wp = W + 2 * pw;
-  for (int64_t hr = h0; hr < h0 + rows; ++hr) {
-    T* row = dst + (hr - h0) * Wp;
-    const int64_t h = hr - ph;
+void copy_phase_rows(const T* src, int64_t H, int64_t W, int64_t ph, int64_t pw, int64_t sh, int64_t sw, int64_t a,
+                     int64_t b, int64_t h0, int64_t rows, int64_t Wf, T* dst) {
+  // columns j with 0 <= j*sw + b - pw < W: [j_lo, j_hi)
+  const int64_t j_lo = std::min(Wf, ceil_div(std::max<int64_t>(0, pw - b), sw));
+  const int64_t j_hi = std::clamp<int64_t>(ceil_div(W + pw - b, sw), j_lo, Wf);
+  for (int64_t i = 0; i < rows; ++i) {
+    T* row = dst + i * Wf;
+    const int64_t h = (h0 + i) * sh + a - ph;
     if (h < 0 || h >= H) {
-      std::fill(row, row + Wp, T(0));
+      std::fill(row, row + Wf, T(0));
       continue;
     }
-    std::fill(row, row + pw, T(0));
-    std::memcpy(row + pw, src + h * W, static_cast<size_t>(W) * sizeof(T));
-    std::fill(row + pw + W, row + Wp, T(0));
+    std::fill(row, row + j_lo, T(0));
+    const T* in = src + h * W + j_lo * sw + b - pw;
+    if (sw == 1) {
+      std::memcpy(row + j_lo, in, static_cast<size_t>(j_hi - j_lo) * sizeof(T));
+    } else {
+      for (int64_t j = j_lo; j < j_hi; ++j) row[j] = in[(j - j_lo) * sw];
+    }
+    std::fill(row + j_hi, row + Wf, T(0));
   }
 }
 
-/// The padded rows read by a chunk of positions: rows [h0, h0 + rows) of every channel of a group,
-/// `plane` = rows * Wp values per channel, `size` per image; position l is at base + l in it.
+/// The rows read by a chunk of positions: rows [h0, h0 + rows) of every phase of every channel of a
+/// group, `plane` = rows * Wf values per (channel, phase), `size` per image; position l is at
+/// base + l in it.
 struct ImplicitWindow {
   int64_t h0, rows, plane, size, base;
 };
 
 struct ImplicitGeometry {
   const Conv2dParams& p;
-  int64_t Cg, Wp, L;
-  bool padded;
-  explicit ImplicitGeometry(const Conv2dParams& q)
-      : p(q), Cg(q.C / q.groups), Wp(q.W + 2 * q.pad_w), L((q.P() - 1) * (q.W + 2 * q.pad_w) + q.Q()),
-        padded(q.pad_h > 0 || q.pad_w > 0) {}
+  int64_t Cg, Wf, L;
+  bool copied;                             // false: an unpadded stride-1 image, read in place
+  std::vector<int64_t> row_phases, col_phases;  // the phases taps read (a of r*dil_h % sh, b of s*dil_w % sw)
 
+  explicit ImplicitGeometry(const Conv2dParams& q)
+      : p(q), Cg(q.C / q.groups), Wf(ceil_div(q.W + 2 * q.pad_w, q.stride_w)), L((q.P() - 1) * Wf + q.Q()),
+        copied(q.pad_h > 0 || q.pad_w > 0 || q.stride_h > 1 || q.stride_w > 1),
+        row_phases(used_phases(q.R, q.dil_h, q.stride_h)), col_phases(used_phases(q.S, q.dil_w, q.stride_w)) {}
+
+  /// Phases per channel in a window.
+  int64_t phases() const { return static_cast<int64_t>(row_phases.size() * col_phases.size()); }
+  /// Planes of a window per image (the "channels" a task's window holds).
+  int64_t planes() const { return Cg * phases(); }
   /// The fraction of computed positions that are kept when tiles are nr positions wide.
   double kept(int64_t nr) const {
     return static_cast<double>(p.P() * p.Q()) / static_cast<double>(round_up(L, nr));
@@ -61,24 +88,50 @@ struct ImplicitGeometry {
   void tap_offsets(int64_t plane, int64_t* off) const {
     for (int64_t c = 0, d = 0; c < Cg; ++c)
       for (int64_t r = 0; r < p.R; ++r)
-        for (int64_t s = 0; s < p.S; ++s) off[d++] = c * plane + r * p.dil_h * Wp + s * p.dil_w;
+        for (int64_t s = 0; s < p.S; ++s) {
+          const int64_t u = r * p.dil_h, v = s * p.dil_w;
+          const int64_t phase = index_of(row_phases, u % p.stride_h) * static_cast<int64_t>(col_phases.size()) +
+                                index_of(col_phases, v % p.stride_w);
+          off[d++] = (c * phases() + phase) * plane + (u / p.stride_h) * Wf + v / p.stride_w;
+        }
   }
   /// The window of positions [j0, j0 + nc) (of one image).
   ImplicitWindow window(int64_t j0, int64_t nc) const {
-    const int64_t h0 = j0 / Wp, rows = (j0 + nc - 1) / Wp - h0 + 1 + p.dil_h * (p.R - 1);
-    return {h0, rows, rows * Wp, Cg * rows * Wp, j0 - h0 * Wp};
+    const int64_t h0 = j0 / Wf, rows = (j0 + nc - 1) / Wf - h0 + 1 + p.dil_h * (p.R - 1) / p.stride_h;
+    return {h0, rows, rows * Wf, planes() * rows * Wf, j0 - h0 * Wf};
   }
   /// Values to zero after the last window (the wrap reach, plus nr for tiles that read whole rows).
-  int64_t slack(int64_t nr) const { return p.dil_w * (p.S - 1) + nr; }
+  int64_t slack(int64_t nr) const { return p.dil_w * (p.S - 1) / p.stride_w + nr; }
   /// Copies the window's rows of the Cg channels starting at xg (one image's group) to dst.
   template <class T>
   void copy_window(const T* xg, const ImplicitWindow& win, T* dst) const {
     for (int64_t c = 0; c < Cg; ++c)
-      copy_padded_rows(xg + c * p.H * p.W, p.H, p.W, p.pad_h, p.pad_w, win.h0, win.rows, dst + c * win.plane);
+      for (int64_t a : row_phases)
+        for (int64_t b : col_phases) {
+          copy_phase_rows(xg + c * p.H * p.W, p.H, p.W, p.pad_h, p.pad_w, p.stride_h, p.stride_w, a, b, win.h0,
+                          win.rows, Wf, dst);
+          dst += win.plane;
+        }
   }
   template <class T>
   void clear_slack(T* end, int64_t nr) const {
     std::fill(end, end + slack(nr), T(0));
+  }
+
+ private:
+  /// The distinct t*dil % stride over the taps t in [0, taps), ascending.
+  static std::vector<int64_t> used_phases(int64_t taps, int64_t dil, int64_t stride) {
+    std::vector<int64_t> used;
+    for (int64_t a = 0; a < stride; ++a)
+      for (int64_t t = 0; t < taps; ++t)
+        if (t * dil % stride == a) {
+          used.push_back(a);
+          break;
+        }
+    return used;
+  }
+  static int64_t index_of(const std::vector<int64_t>& v, int64_t a) {
+    return static_cast<int64_t>(std::find(v.begin(), v.end(), a) - v.begin());
   }
 };
 

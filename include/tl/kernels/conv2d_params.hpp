@@ -10,9 +10,15 @@ struct Conv2dParams {
   int64_t K = 1, R = 1, S = 1;         // output channels, kernel height/width
   int64_t stride_h = 1, stride_w = 1, pad_h = 0, pad_w = 0, dil_h = 1, dil_w = 1, groups = 1;
 
-  int64_t P() const { return (H + 2 * pad_h - dil_h * (R - 1) - 1) / stride_h + 1; }  // output height
-  int64_t Q() const { return (W + 2 * pad_w - dil_w * (S - 1) - 1) / stride_w + 1; }  // output width
-  int64_t flops() const { return 2 * N * K * P() * Q() * (C / groups) * R * S; }      // multiply-adds x 2
+  // Output height and width; 0 when the (dilated) kernel is larger than the padded input.
+  int64_t P() const { return out_size(H + 2 * pad_h, dil_h * (R - 1) + 1, stride_h); }
+  int64_t Q() const { return out_size(W + 2 * pad_w, dil_w * (S - 1) + 1, stride_w); }
+  int64_t flops() const { return 2 * N * K * P() * Q() * (C / groups) * R * S; }  // multiply-adds x 2
+
+ private:
+  static int64_t out_size(int64_t padded, int64_t reach, int64_t stride) {
+    return padded < reach ? 0 : (padded - reach) / stride + 1;
+  }
 };
 
 // Kernel entry points (kernels/conv2d.hpp dispatches to the fastest; kernels/conv2d_ref.hpp is the oracle):

@@ -269,6 +269,16 @@ TEST_CASE(TL_TEST_ISA " conv2d implicit GEMM with strides (phase-split image) ma
   check_implicit<float>(conv(2, 32, 9, 9, 64, 3, 3, 2, 1, 8), rng, 1e-4);  // groups
 }
 
+TEST_CASE(TL_TEST_ISA " conv2d picks the indirect GEMM for output maps of 64 positions or fewer") {
+  using tl::kernels::conv2d_indirect_preferred;
+  CHECK(conv2d_indirect_preferred(conv(8, 512, 7, 7, 512, 3, 3, 1, 1)));
+  CHECK(conv2d_indirect_preferred(conv(8, 256, 14, 14, 512, 3, 3, 2, 1)));  // 7x7 out
+  CHECK(conv2d_indirect_preferred(conv(32, 256, 8, 8, 256, 3, 3, 1, 1)));
+  CHECK(conv2d_indirect_preferred(conv(32, 512, 1, 1, 512, 3, 3, 1, 1)));
+  CHECK_FALSE(conv2d_indirect_preferred(conv(8, 256, 14, 14, 256, 3, 3, 1, 1)));
+  CHECK_FALSE(conv2d_indirect_preferred(conv(32, 64, 18, 18, 128, 3, 3, 2, 1)));  // 9x9 out
+}
+
 TEST_CASE(TL_TEST_ISA " conv2d picks the implicit GEMM only where it measured faster") {
   using tl::kernels::conv2d_implicit_preferred;
   CHECK(conv2d_implicit_preferred(conv(8, 64, 56, 56, 64, 3, 3, 1, 1), 32));
@@ -280,6 +290,32 @@ TEST_CASE(TL_TEST_ISA " conv2d picks the implicit GEMM only where it measured fa
   CHECK(conv2d_implicit_preferred(conv(8, 64, 56, 56, 128, 3, 3, 2, 1), 32));       // 3x3 stride 2
   CHECK_FALSE(conv2d_implicit_preferred(conv(8, 256, 56, 56, 512, 1, 1, 2, 0), 32));  // 1x1 stride 2
   CHECK_FALSE(conv2d_implicit_preferred(conv(32, 64, 8, 8, 128, 3, 3, 2, 1), 32));    // 16 of 32 kept
+}
+
+namespace {
+/// conv2d_forward_indirect called directly; `variant` as in check_epilogue_forward.
+template <class T>
+void check_indirect(const Conv2dParams& p, std::mt19937& rng, double tol, int variant = 2) {
+  auto indirect = [](const Conv2dParams& q, const T* x, const T* w, T* y, const tl::kernels::Epilogue<T>& ep) {
+    tl::kernels::conv2d_forward_indirect(q, x, w, y, ep);
+  };
+  check_epilogue_forward<T>(p, rng, tol, variant, indirect, "conv2d_forward_indirect");
+}
+}  // namespace
+
+TEST_CASE(TL_TEST_ISA " conv2d indirect GEMM (positions as rows) matches the reference") {
+  std::mt19937 rng(47);
+  for (int i = 0; i < 100; ++i) {
+    const Conv2dParams p = random_conv(rng);  // any stride, padding, dilation, groups
+    check_indirect<float>(p, rng, 1e-4, i % 16);
+    if (i % 4 == 0) check_indirect<double>(p, rng, 1e-12, i % 16);
+  }
+  check_indirect<float>(conv(8, 64, 7, 7, 96, 3, 3, 1, 1), rng, 1e-4, 7);    // 392 positions, 3 panels
+  check_indirect<float>(conv(3, 300, 4, 4, 40, 1, 1, 1, 0), rng, 1e-4);      // depth 300 > KC, unpadded
+  check_indirect<float>(conv(2, 40, 9, 9, 33, 3, 3, 1, 1), rng, 1e-4, 15);   // depth 360 > KC, K = 33
+  check_indirect<float>(conv(5, 8, 8, 8, 16, 3, 3, 2, 1), rng, 1e-5);        // stride 2
+  check_indirect<float>(conv(2, 32, 6, 6, 64, 3, 3, 1, 2, 8, 2), rng, 1e-4); // groups, dilation 2
+  check_indirect<float>(conv(40, 8, 5, 5, 8, 3, 3, 1, 1), rng, 1e-5);       // 1000 positions: chunks
 }
 
 namespace {

@@ -3,8 +3,10 @@
 // the shape and type; the reference kernels (conv2d_ref.hpp) are the fallback and the oracle.
 //   float/double, one input channel per group (depthwise)  -> conv2d_depthwise.hpp (direct stencils)
 //   float/double, everything else                           -> conv2d_gemm.hpp (packed GEMM, fused im2col;
-//                                                              float stride-1 forward and backward data mostly
-//                                                              as an implicit GEMM, conv2d_implicit.hpp),
+//                                                              in float, the forward and stride-1 backward
+//                                                              data mostly as an implicit GEMM,
+//                                                              conv2d_implicit.hpp, or on small maps an
+//                                                              indirect one, conv2d_indirect.hpp),
 //                                                              kernel cropped to the taps that touch the image
 //                                                              (conv2d_taps.hpp)
 //   other element types, empty problems                     -> conv2d_ref.hpp

@@ -1,15 +1,17 @@
 #pragma once
 // Convolution as GEMM on the packed micro-kernels (NCHW in and out, see docs/performance.md).
-//   forward:          Y_g  (Kg x N*PQ)  = W_g (Kg x CgRS)   * X_col_g (CgRS x N*PQ); float stride-1
-//                     layers on maps where it measured faster run as an implicit GEMM instead
-//                     (conv2d_implicit.hpp: X_col read in place, not packed)
+//   forward:          Y_g  (Kg x N*PQ)  = W_g (Kg x CgRS)   * X_col_g (CgRS x N*PQ); in float,
+//                     output maps of 64 positions or fewer run as an indirect GEMM instead
+//                     (conv2d_indirect.hpp: Y_g^T with positions as rows), and layers on larger
+//                     maps where it measured faster as an implicit GEMM (conv2d_implicit.hpp:
+//                     X_col read in place, not packed; strided ones over a phase-split image)
 //   backward data:    stride 1: dX = conv(dY, W~) with W~ the channel-transposed, tap-flipped
 //                     weights (a forward convolution, no col2im); 1x1 stride 1 unpadded is the
 //                     special case dX_g = W_g^T * dY_g; otherwise (stride > 1)
 //                     dX_col_g (CgRS x N*PQ) = W_g^T * dY_g (Kg x N*PQ), then col2im
-//   backward weight:  dW_g (Kg x CgRS)  = dY_g (Kg x N*PQ)  * X_col_g^T (N*PQ x CgRS); float stride-1
-//                     layers where it measured faster: dW_g^T = X_col_g * dY_g^T with X_col read in
-//                     place (conv2d_implicit_weight_grad.hpp)
+//   backward weight:  dW_g (Kg x CgRS)  = dY_g (Kg x N*PQ)  * X_col_g^T (N*PQ x CgRS); float layers
+//                     where it measured faster: dW_g^T = X_col_g * dY_g^T with X_col read in place
+//                     (conv2d_implicit_weight_grad.hpp)
 #include <algorithm>
 #include <cstdint>
 #include <type_traits>
@@ -17,6 +19,7 @@
 #include "tl/kernels/conv2d_bias_grad.hpp"
 #include "tl/kernels/conv2d_im2col.hpp"
 #include "tl/kernels/conv2d_implicit.hpp"
+#include "tl/kernels/conv2d_indirect.hpp"
 #include "tl/kernels/conv2d_implicit_weight_grad.hpp"
 #include "tl/kernels/conv2d_params.hpp"
 #include "tl/kernels/gemm.hpp"
@@ -64,10 +67,12 @@ void conv_as_gemm(const Conv2dParams& p, const T* src, const T* a, int64_t a_gs,
 }
 
 /// y = conv(x, w), then ep per output channel (bias, inference BN, ReLU) applied while each output
-/// block is in cache (no extra pass over y). Float stride-1 layers whose maps suit it run as an
-/// implicit GEMM (conv2d_implicit.hpp), the others as the packed GEMM with im2col in the packing.
+/// block is in cache (no extra pass over y). In float, small output maps run as an indirect GEMM
+/// (conv2d_indirect.hpp), layers whose maps suit it as an implicit GEMM (conv2d_implicit.hpp), the
+/// others as the packed GEMM with im2col in the packing.
 template <class T>
 void conv2d_forward_gemm_ep(const Conv2dParams& p0, const T* x, const T* w, T* y, const Epilogue<T>& ep) {
+  if (std::is_same_v<T, float> && conv2d_indirect_preferred(p0)) return conv2d_forward_indirect(p0, x, w, y, ep);
   if (std::is_same_v<T, float> && conv2d_implicit_preferred(p0, OffsetMicroKernel<T>::nr))
     return conv2d_forward_implicit(p0, x, w, y, ep);
   const Conv2dParams p = flatten_pointwise(p0);
@@ -266,8 +271,8 @@ void conv_weight_grad_block(const Conv2dParams& p, const T* xg, const T* dyg, in
     for (int64_t i = 0; i < mc; ++i) std::fill(dw + (i0 + i) * D + e0, dw + (i0 + i) * D + e0 + nc, T(0));
 }
 
-/// dw (and db) of conv(x, w): the packed GEMM below, or for float stride-1 layers where it measured
-/// faster the implicit GEMM (conv2d_implicit_weight_grad.hpp: no transposed im2col copy).
+/// dw (and db) of conv(x, w): the packed GEMM below, or for float layers where it measured faster
+/// the implicit GEMM (conv2d_implicit_weight_grad.hpp: no transposed im2col copy).
 template <class T>
 void conv2d_backward_weight_gemm(const Conv2dParams& p0, const T* x, const T* dy, T* dw, T* db) {
   if (std::is_same_v<T, float> && conv2d_implicit_weight_grad_preferred(p0, RowsMicroKernel<T>::nr))

@@ -1,9 +1,13 @@
 #pragma once
-// Micro-kernels whose A operand is not packed: row i of the MR x kc A panel is the kc consecutive
-// values at a[i]. The implicit weight gradient (conv2d_implicit_weight_grad.hpp) points the rows
-// at the image, one per kernel tap, so no im2col copy is made. B is packed (kc groups of NR).
-//   run(kc, a, b, rows, c, ldc, accumulate):  C[rows x NR] (+)= A(a) * B_panel,  rows <= MR
-// All MR row pointers must point at kc readable values; rows past `rows` are computed, not stored.
+// Micro-kernels whose A operand is not packed: row i of the MR x kc A panel is read through the
+// pointer a[i]. B is packed (kc groups of NR).
+//   run(kc, a, b, rows, c, ldc, accumulate):            A(i, k) = a[i][k]
+//   run_indirect(kc, a, off, b, rows, c, ldc, accumulate): A(i, k) = a[i][off[k]]
+//   both: C[rows x NR] (+)= A * B_panel, rows <= MR
+// The implicit weight gradient (conv2d_implicit_weight_grad.hpp) points the rows at the image, one
+// per kernel tap; the indirect convolution (conv2d_indirect.hpp) points them at output positions'
+// windows and reads the taps through off. Either way no im2col copy is made. All MR row pointers
+// must be readable where A is read; rows past `rows` are computed, not stored.
 #include <cstdint>
 
 #include "tl/kernels/gemm_config.hpp"
@@ -17,10 +21,21 @@ struct GenericRowsMicroKernel {
   static constexpr int mr = MR, nr = NR;
   static void run(int64_t kc, const T* const* a, const T* __restrict b, int64_t rows, T* __restrict c, int64_t ldc,
                   bool accumulate) {
+    loop<false>(kc, a, nullptr, b, rows, c, ldc, accumulate);
+  }
+  static void run_indirect(int64_t kc, const T* const* a, const int64_t* __restrict off, const T* __restrict b,
+                           int64_t rows, T* __restrict c, int64_t ldc, bool accumulate) {
+    loop<true>(kc, a, off, b, rows, c, ldc, accumulate);
+  }
+
+ private:
+  template <bool Indirect>
+  static void loop(int64_t kc, const T* const* a, const int64_t* __restrict off, const T* __restrict b, int64_t rows,
+                   T* __restrict c, int64_t ldc, bool accumulate) {
     T acc[MR][NR] = {};
     for (int64_t k = 0; k < kc; ++k) {
       for (int i = 0; i < MR; ++i) {
-        const T ai = a[i][k];
+        const T ai = a[i][Indirect ? off[k] : k];
 #pragma omp simd
         for (int j = 0; j < NR; ++j) acc[i][j] += ai * b[j];
       }
@@ -37,6 +52,17 @@ struct Avx512RowsMicroKernelF32 {
   static constexpr int mr = 8, nr = 32;
   static void run(int64_t kc, const float* const* a, const float* __restrict b, int64_t rows, float* __restrict c,
                   int64_t ldc, bool accumulate) {
+    loop<false>(kc, a, nullptr, b, rows, c, ldc, accumulate);
+  }
+  static void run_indirect(int64_t kc, const float* const* a, const int64_t* __restrict off, const float* __restrict b,
+                           int64_t rows, float* __restrict c, int64_t ldc, bool accumulate) {
+    loop<true>(kc, a, off, b, rows, c, ldc, accumulate);
+  }
+
+ private:
+  template <bool Indirect>
+  static void loop(int64_t kc, const float* const* a, const int64_t* __restrict off, const float* __restrict b,
+                   int64_t rows, float* __restrict c, int64_t ldc, bool accumulate) {
     const float* r[8];
 #pragma GCC unroll 8
     for (int i = 0; i < 8; ++i) r[i] = a[i];
@@ -47,7 +73,7 @@ struct Avx512RowsMicroKernelF32 {
       const __m512 b0 = _mm512_loadu_ps(b), b1 = _mm512_loadu_ps(b + 16);
 #pragma GCC unroll 8
       for (int i = 0; i < 8; ++i) {
-        const __m512 ai = _mm512_set1_ps(r[i][k]);
+        const __m512 ai = _mm512_set1_ps(r[i][Indirect ? off[k] : k]);
         c0[i] = _mm512_fmadd_ps(ai, b0, c0[i]);
         c1[i] = _mm512_fmadd_ps(ai, b1, c1[i]);
       }
@@ -66,6 +92,17 @@ struct Avx2RowsMicroKernelF32 {
   static constexpr int mr = 6, nr = 16;
   static void run(int64_t kc, const float* const* a, const float* __restrict b, int64_t rows, float* __restrict c,
                   int64_t ldc, bool accumulate) {
+    loop<false>(kc, a, nullptr, b, rows, c, ldc, accumulate);
+  }
+  static void run_indirect(int64_t kc, const float* const* a, const int64_t* __restrict off, const float* __restrict b,
+                           int64_t rows, float* __restrict c, int64_t ldc, bool accumulate) {
+    loop<true>(kc, a, off, b, rows, c, ldc, accumulate);
+  }
+
+ private:
+  template <bool Indirect>
+  static void loop(int64_t kc, const float* const* a, const int64_t* __restrict off, const float* __restrict b,
+                   int64_t rows, float* __restrict c, int64_t ldc, bool accumulate) {
     const float* r[6];
 #pragma GCC unroll 6
     for (int i = 0; i < 6; ++i) r[i] = a[i];
@@ -76,7 +113,7 @@ struct Avx2RowsMicroKernelF32 {
       const __m256 b0 = _mm256_loadu_ps(b), b1 = _mm256_loadu_ps(b + 8);
 #pragma GCC unroll 6
       for (int i = 0; i < 6; ++i) {
-        const __m256 ai = _mm256_broadcast_ss(r[i] + k);
+        const __m256 ai = _mm256_broadcast_ss(r[i] + (Indirect ? off[k] : k));
         c0[i] = _mm256_fmadd_ps(ai, b0, c0[i]);
         c1[i] = _mm256_fmadd_ps(ai, b1, c1[i]);
       }

@@ -1,0 +1,140 @@
+#pragma once
+// Convolution on small maps as an indirect GEMM, with the output positions as the GEMM's rows:
+//   Y_g^T (positions x Kg) = X_rows (positions x taps) * W_g^T (taps x Kg)
+// Row i of X_rows is read through a pointer to the window of output position i (in the zero-padded
+// image) and the taps d = (c, r, s) through the offsets c*plane + r*dil_h*Wp + s*dil_w, so no
+// im2col copy is made (gemm_ukernel_rows.hpp, run_indirect). W^T is packed in NR-channel panels,
+// a depth block at a time by the task that uses it (no pass over all of W before the products).
+//
+// Why: on maps of 8x8 and less the implicit GEMM (conv2d_implicit.hpp) computes positions it then
+// drops (the Wp - Q wrap columns of every row: 15 of 64 on a 7x7 map), and the packed GEMM has few
+// columns (392 for 8 images of 7x7). Here every computed row is an output position, positions of
+// all images share a tile, and any stride is a different pointer per row. The price is a
+// transposed store of Y^T into NCHW y (one value per Cg*R*S multiply-adds).
+#include <algorithm>
+#include <cstdint>
+#include <type_traits>
+
+#include "tl/kernels/conv2d_params.hpp"
+#include "tl/kernels/gemm_core.hpp"
+#include "tl/kernels/gemm_parallel.hpp"
+#include "tl/kernels/gemm_ukernel_rows.hpp"
+#include "tl/kernels/transpose_block.hpp"
+
+TL_KERNELS_BEGIN
+
+/// Packs taps [d0, d0+dn) of channel panel kp of W_g^T (taps x Kg; wg is Kg x D) as [dn][NR],
+/// zero past Kg.
+template <int NR, class T>
+void pack_weight_t(const T* wg, int64_t Kg, int64_t D, int64_t kp, int64_t d0, int64_t dn, T* dst) {
+  const int64_t k0 = kp * NR, kn = std::min<int64_t>(NR, Kg - k0);
+  int64_t j = 0;
+#if defined(TL_KERNELS_ISA_AVX512)
+  if constexpr (std::is_same_v<T, float> && NR % 8 == 0) {
+    for (; j + 8 <= kn; j += 8) {  // 8 channels x 16 taps in registers
+      const float* rows[8];
+      for (int i = 0; i < 8; ++i) rows[i] = wg + (k0 + j + i) * D + d0;
+      int64_t d = 0;
+      for (; d + 16 <= dn; d += 16) {
+        transpose_8x16(rows, dst + d * NR + j, NR);
+        for (auto& r : rows) r += 16;
+      }
+      for (; d < dn; ++d)
+        for (int i = 0; i < 8; ++i) dst[d * NR + j + i] = wg[(k0 + j + i) * D + d0 + d];
+    }
+  }
+#endif
+  for (; j < NR; ++j) {
+    T* out = dst + j;
+    if (j >= kn) {
+      for (int64_t d = 0; d < dn; ++d) out[d * NR] = T(0);
+      continue;
+    }
+    const T* src = wg + (k0 + j) * D + d0;
+    for (int64_t d = 0; d < dn; ++d) out[d * NR] = src[d];
+  }
+}
+
+/// Whether the indirect GEMM should run p's forward: output maps of 64 positions or fewer.
+/// Measured (docs/performance.md, 2 threads, AVX-512, against what ran before): 1.36-1.47x on 7x7
+/// maps (3x3 and 1x1 layers of ResNet's last stage, and the stride-2 layers that produce them),
+/// 1.07-1.77x on CIFAR's 8x8 maps, 1.7-2.6x on 4x4 to 1x1 maps; 0.81-1.01x on 14x14 and larger,
+/// which stay with the implicit GEMM.
+inline bool conv2d_indirect_preferred(const Conv2dParams& p) { return p.P() * p.Q() <= 64; }
+
+/// y = ep(conv(x, w)) for any geometry; ep per output channel.
+template <class T>
+void conv2d_forward_indirect(const Conv2dParams& p, const T* x, const T* w, T* y, const Epilogue<T>& ep = {}) {
+  using UK = RowsMicroKernel<T>;
+  constexpr int64_t MR = UK::mr, NR = UK::nr, KC = GemmBlocking::KC;
+  const int64_t G = p.groups, Cg = p.C / G, Kg = p.K / G, D = Cg * p.R * p.S;
+  const int64_t P = p.P(), Q = p.Q(), PQ = P * Q, NPQ = p.N * PQ;
+  const bool padded = p.pad_h > 0 || p.pad_w > 0;
+  // the planes read: padded copies (Hp x Wp), or x itself
+  const int64_t Wp = p.W + 2 * p.pad_w, plane = (p.H + 2 * p.pad_h) * Wp;
+  const int64_t kpanels = ceil_div(Kg, NR);
+  const int threads = kernel_threads();
+  // Tasks: (group, channel panel, chunk of positions); chunks of at most 512 positions (Y^T block
+  // 64 KiB), fewer when the panels alone leave threads idle.
+  int64_t chunk = std::min<int64_t>(round_up(NPQ, MR), 512);
+  while (G * kpanels * ceil_div(NPQ, chunk) < 4 * threads && chunk > 4 * MR) chunk = round_up(chunk / 2, MR);
+  const int64_t chunks = ceil_div(NPQ, chunk);
+
+  T* xp = padded ? scratch<T>(Scratch::Padded, p.N * p.C * plane) : nullptr;
+  int64_t* off = scratch<int64_t>(Scratch::Offsets, D + NPQ);  // tap offsets, then position offsets
+  int64_t* pos = off + D;
+  const T* src = padded ? xp : x;
+#pragma omp parallel num_threads(threads) if (threads > 1)
+  {
+    if (padded) {
+#pragma omp for schedule(static) nowait
+      for (int64_t nc = 0; nc < p.N * p.C; ++nc) {
+        T* dst = xp + nc * plane;
+        std::fill(dst, dst + plane, T(0));
+        for (int64_t h = 0; h < p.H; ++h)
+          std::copy(x + (nc * p.H + h) * p.W, x + (nc * p.H + h + 1) * p.W, dst + (h + p.pad_h) * Wp + p.pad_w);
+      }
+    }
+#pragma omp single nowait
+    {
+      for (int64_t c = 0, d = 0; c < Cg; ++c)
+        for (int64_t r = 0; r < p.R; ++r)
+          for (int64_t s = 0; s < p.S; ++s) off[d++] = c * plane + r * p.dil_h * Wp + s * p.dil_w;
+      for (int64_t n = 0, i = 0; n < p.N; ++n)
+        for (int64_t oh = 0; oh < P; ++oh)
+          for (int64_t ow = 0; ow < Q; ++ow) pos[i++] = n * p.C * plane + oh * p.stride_h * Wp + ow * p.stride_w;
+    }
+#pragma omp barrier
+    T* ct = scratch<T>(Scratch::Local, chunk * NR);
+    T* panel = scratch<T>(Scratch::PackedB, KC * NR);
+#pragma omp for schedule(dynamic)
+    for (int64_t t = 0; t < G * kpanels * chunks; ++t) {
+      const int64_t g = t / (kpanels * chunks), kp = (t / chunks) % kpanels, i0 = (t % chunks) * chunk;
+      const int64_t pn = std::min(chunk, NPQ - i0);
+      const T* xg = src + g * Cg * plane;
+      for (int64_t d0 = 0; d0 < D; d0 += KC) {  // W^T packed a depth block at a time, into L1
+        const int64_t kc = std::min(KC, D - d0);
+        pack_weight_t<NR>(w + g * Kg * D, Kg, D, kp, d0, kc, panel);
+        for (int64_t it = 0; it < pn; it += MR) {
+          const T* rows[MR];
+          for (int64_t i = 0; i < MR; ++i) rows[i] = xg + pos[i0 + std::min(it + i, pn - 1)];  // surplus rows repeat
+          UK::run_indirect(kc, rows, off + d0, panel, std::min(MR, pn - it), ct + it * NR, NR, d0 > 0);
+        }
+      }
+      // Y^T block -> y: channel by channel, a run of positions per image
+      const int64_t kn = std::min(NR, Kg - kp * NR);
+      for (int64_t j = 0; j < kn; ++j) {
+        const int64_t k = g * Kg + kp * NR + j;
+        for (int64_t i = 0; i < pn;) {
+          const int64_t n = (i0 + i) / PQ, pq = (i0 + i) % PQ, len = std::min(PQ - pq, pn - i);
+          T* out = y + (n * p.K + k) * PQ + pq;
+          for (int64_t e = 0; e < len; ++e) out[e] = ct[(i + e) * NR + j];
+          if (ep.active()) ep.apply(out, len, k);
+          i += len;
+        }
+      }
+    }
+  }
+}
+
+TL_KERNELS_END

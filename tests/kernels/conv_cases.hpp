@@ -374,6 +374,48 @@ TEST_CASE(TL_TEST_ISA " conv2d implicit weight gradient with strides (phase-spli
   check_implicit_weight_grad<float>(conv(2, 32, 9, 9, 64, 3, 3, 2, 1, 8), rng, 1e-4); // groups
 }
 
+namespace {
+/// conv2d_backward_weight_indirect called directly against the reference (dw and db).
+template <class T>
+void check_indirect_weight_grad(const Conv2dParams& p, std::mt19937& rng, double tol) {
+  const int64_t ws = p.K * (p.C / p.groups) * p.R * p.S;
+  auto x = random_vector<T>(rng, p.N * p.C * p.H * p.W), dy = random_vector<T>(rng, p.N * p.K * p.P() * p.Q());
+  INFO(describe(p));
+  std::vector<T> dw(ws, T(7)), dw_ref(ws), db(p.K, T(7)), db_ref(p.K);
+  tl::kernels::conv2d_backward_weight_indirect(p, x.data(), dy.data(), dw.data(), db.data());
+  tl::kernels::conv2d_backward_weight_ref(p, x.data(), dy.data(), dw_ref.data(), db_ref.data());
+  CHECK_MESSAGE(max_rel_error(dw, dw_ref) <= tol, "indirect weight gradient");
+  CHECK_MESSAGE(max_rel_error(db, db_ref) <= tol, "bias gradient");
+}
+}  // namespace
+
+TEST_CASE(TL_TEST_ISA " conv2d indirect weight gradient matches the reference") {
+  std::mt19937 rng(53);
+  for (int i = 0; i < 100; ++i) {
+    const Conv2dParams p = random_conv(rng);  // any stride, padding, dilation, groups
+    check_indirect_weight_grad<float>(p, rng, 1e-4);
+    if (i % 4 == 0) check_indirect_weight_grad<double>(p, rng, 1e-12);
+  }
+  check_indirect_weight_grad<float>(conv(8, 64, 7, 7, 96, 3, 3, 1, 1), rng, 1e-4);   // 392 positions > KC, 3 panels
+  check_indirect_weight_grad<float>(conv(3, 300, 4, 4, 40, 1, 1, 1, 0), rng, 1e-4);  // unpadded, K = 40
+  check_indirect_weight_grad<float>(conv(5, 8, 8, 8, 16, 3, 3, 2, 1), rng, 1e-4);    // stride 2
+  check_indirect_weight_grad<float>(conv(2, 32, 6, 6, 64, 3, 3, 1, 2, 8, 2), rng, 1e-4);  // groups, dilation 2
+  check_indirect_weight_grad<float>(conv(1, 2, 3, 3, 200, 3, 3, 1, 1), rng, 1e-4);   // D = 18: one tap block
+}
+
+TEST_CASE(TL_TEST_ISA " conv2d picks the indirect weight gradient only where it measured faster") {
+  using tl::kernels::conv2d_indirect_weight_grad_preferred;
+  CHECK(conv2d_indirect_weight_grad_preferred(conv(8, 512, 7, 7, 512, 3, 3, 1, 1)));
+  CHECK(conv2d_indirect_weight_grad_preferred(conv(32, 64, 8, 8, 64, 3, 3, 1, 1)));
+  CHECK(conv2d_indirect_weight_grad_preferred(conv(8, 256, 14, 14, 256, 3, 3, 1, 1)));
+  CHECK(conv2d_indirect_weight_grad_preferred(conv(8, 64, 56, 56, 128, 3, 3, 2, 1)));     // 28x28 out
+  CHECK(conv2d_indirect_weight_grad_preferred(conv(8, 512, 7, 7, 2048, 1, 1, 1, 0)));
+  CHECK_FALSE(conv2d_indirect_weight_grad_preferred(conv(8, 2048, 7, 7, 512, 1, 1, 1, 0)));
+  CHECK_FALSE(conv2d_indirect_weight_grad_preferred(conv(32, 256, 2, 2, 256, 3, 3, 1, 1)));  // 128 positions
+  CHECK_FALSE(conv2d_indirect_weight_grad_preferred(conv(32, 64, 32, 32, 64, 3, 3, 1, 1)));
+  CHECK_FALSE(conv2d_indirect_weight_grad_preferred(conv(8, 3, 224, 224, 64, 7, 7, 2, 3)));
+}
+
 TEST_CASE(TL_TEST_ISA " conv2d picks the implicit weight gradient only where it measured faster") {
   using tl::kernels::conv2d_implicit_weight_grad_preferred;
   CHECK(conv2d_implicit_weight_grad_preferred(conv(8, 64, 56, 56, 64, 3, 3, 1, 1), 32));

@@ -62,34 +62,34 @@ void pack_weight_t(const T* wg, int64_t Kg, int64_t D, int64_t kp, int64_t d0, i
 /// which stay with the implicit GEMM.
 inline bool conv2d_indirect_preferred(const Conv2dParams& p) { return p.P() * p.Q() <= 64; }
 
-/// y = ep(conv(x, w)) for any geometry; ep per output channel.
+/// The image as the indirect kernels read it: x itself, or (padded) a zero-padded copy of every
+/// plane; `tap` holds the offset of each tap d = (c, r, s) of a group, `pos` the offset of each
+/// output position's window origin (n, p, q), image included. Element (tap d, position i) of the
+/// im2col matrix of group g is base[g*Cg*plane + tap[d] + pos[i]].
 template <class T>
-void conv2d_forward_indirect(const Conv2dParams& p, const T* x, const T* w, T* y, const Epilogue<T>& ep = {}) {
-  using UK = RowsMicroKernel<T>;
-  constexpr int64_t MR = UK::mr, NR = UK::nr, KC = GemmBlocking::KC;
-  const int64_t G = p.groups, Cg = p.C / G, Kg = p.K / G, D = Cg * p.R * p.S;
-  const int64_t P = p.P(), Q = p.Q(), PQ = P * Q, NPQ = p.N * PQ;
-  const bool padded = p.pad_h > 0 || p.pad_w > 0;
-  // the planes read: padded copies (Hp x Wp), or x itself
-  const int64_t Wp = p.W + 2 * p.pad_w, plane = (p.H + 2 * p.pad_h) * Wp;
-  const int64_t kpanels = ceil_div(Kg, NR);
-  const int threads = kernel_threads();
-  // Tasks: (group, channel panel, chunk of positions); chunks of at most 512 positions (Y^T block
-  // 64 KiB), fewer when the panels alone leave threads idle.
-  int64_t chunk = std::min<int64_t>(round_up(NPQ, MR), 512);
-  while (G * kpanels * ceil_div(NPQ, chunk) < 4 * threads && chunk > 4 * MR) chunk = round_up(chunk / 2, MR);
-  const int64_t chunks = ceil_div(NPQ, chunk);
+struct IndirectImage {
+  const Conv2dParams& p;
+  bool padded;
+  int64_t Wp, plane;
+  const T* base;
+  T* copy;
+  int64_t *tap, *pos;
 
-  T* xp = padded ? scratch<T>(Scratch::Padded, p.N * p.C * plane) : nullptr;
-  int64_t* off = scratch<int64_t>(Scratch::Offsets, D + NPQ);  // tap offsets, then position offsets
-  int64_t* pos = off + D;
-  const T* src = padded ? xp : x;
-#pragma omp parallel num_threads(threads) if (threads > 1)
-  {
+  /// Call outside the parallel region (allocates the shared buffers from the caller's scratch).
+  IndirectImage(const Conv2dParams& q, const T* x)
+      : p(q), padded(q.pad_h > 0 || q.pad_w > 0), Wp(q.W + 2 * q.pad_w), plane((q.H + 2 * q.pad_h) * Wp) {
+    copy = padded ? scratch<T>(Scratch::Padded, p.N * p.C * plane) : nullptr;
+    base = padded ? copy : x;
+    const int64_t D = (p.C / p.groups) * p.R * p.S;
+    tap = scratch<int64_t>(Scratch::Offsets, D + p.N * p.P() * p.Q());
+    pos = tap + D;
+  }
+  /// Call inside the parallel region, from every thread: fills the copy and the tables (a barrier).
+  void prepare(const T* x) {
     if (padded) {
 #pragma omp for schedule(static) nowait
       for (int64_t nc = 0; nc < p.N * p.C; ++nc) {
-        T* dst = xp + nc * plane;
+        T* dst = copy + nc * plane;
         std::fill(dst, dst + plane, T(0));
         for (int64_t h = 0; h < p.H; ++h)
           std::copy(x + (nc * p.H + h) * p.W, x + (nc * p.H + h + 1) * p.W, dst + (h + p.pad_h) * Wp + p.pad_w);
@@ -97,28 +97,51 @@ void conv2d_forward_indirect(const Conv2dParams& p, const T* x, const T* w, T* y
     }
 #pragma omp single nowait
     {
-      for (int64_t c = 0, d = 0; c < Cg; ++c)
+      for (int64_t c = 0, d = 0; c < p.C / p.groups; ++c)
         for (int64_t r = 0; r < p.R; ++r)
-          for (int64_t s = 0; s < p.S; ++s) off[d++] = c * plane + r * p.dil_h * Wp + s * p.dil_w;
+          for (int64_t s = 0; s < p.S; ++s) tap[d++] = c * plane + r * p.dil_h * Wp + s * p.dil_w;
       for (int64_t n = 0, i = 0; n < p.N; ++n)
-        for (int64_t oh = 0; oh < P; ++oh)
-          for (int64_t ow = 0; ow < Q; ++ow) pos[i++] = n * p.C * plane + oh * p.stride_h * Wp + ow * p.stride_w;
+        for (int64_t oh = 0; oh < p.P(); ++oh)
+          for (int64_t ow = 0; ow < p.Q(); ++ow) pos[i++] = n * p.C * plane + oh * p.stride_h * Wp + ow * p.stride_w;
     }
 #pragma omp barrier
+  }
+  /// Group g's planes.
+  const T* group(int64_t g) const { return base + g * (p.C / p.groups) * plane; }
+};
+
+/// y = ep(conv(x, w)) for any geometry; ep per output channel.
+template <class T>
+void conv2d_forward_indirect(const Conv2dParams& p, const T* x, const T* w, T* y, const Epilogue<T>& ep = {}) {
+  using UK = RowsMicroKernel<T>;
+  constexpr int64_t MR = UK::mr, NR = UK::nr, KC = GemmBlocking::KC;
+  const int64_t G = p.groups, Kg = p.K / G, D = (p.C / G) * p.R * p.S;
+  const int64_t PQ = p.P() * p.Q(), NPQ = p.N * PQ;
+  const int64_t kpanels = ceil_div(Kg, NR);
+  const int threads = kernel_threads();
+  // Tasks: (group, channel panel, chunk of positions); chunks of at most 512 positions (Y^T block
+  // 64 KiB), fewer when the panels alone leave threads idle.
+  int64_t chunk = std::min<int64_t>(round_up(NPQ, MR), 512);
+  while (G * kpanels * ceil_div(NPQ, chunk) < 4 * threads && chunk > 4 * MR) chunk = round_up(chunk / 2, MR);
+  const int64_t chunks = ceil_div(NPQ, chunk);
+  IndirectImage<T> img(p, x);
+#pragma omp parallel num_threads(threads) if (threads > 1)
+  {
+    img.prepare(x);
     T* ct = scratch<T>(Scratch::Local, chunk * NR);
     T* panel = scratch<T>(Scratch::PackedB, KC * NR);
 #pragma omp for schedule(dynamic)
     for (int64_t t = 0; t < G * kpanels * chunks; ++t) {
       const int64_t g = t / (kpanels * chunks), kp = (t / chunks) % kpanels, i0 = (t % chunks) * chunk;
       const int64_t pn = std::min(chunk, NPQ - i0);
-      const T* xg = src + g * Cg * plane;
+      const T* xg = img.group(g);
       for (int64_t d0 = 0; d0 < D; d0 += KC) {  // W^T packed a depth block at a time, into L1
         const int64_t kc = std::min(KC, D - d0);
         pack_weight_t<NR>(w + g * Kg * D, Kg, D, kp, d0, kc, panel);
         for (int64_t it = 0; it < pn; it += MR) {
           const T* rows[MR];
-          for (int64_t i = 0; i < MR; ++i) rows[i] = xg + pos[i0 + std::min(it + i, pn - 1)];  // surplus rows repeat
-          UK::run_indirect(kc, rows, off + d0, panel, std::min(MR, pn - it), ct + it * NR, NR, d0 > 0);
+          for (int64_t i = 0; i < MR; ++i) rows[i] = xg + img.pos[i0 + std::min(it + i, pn - 1)];  // surplus rows repeat
+          UK::run_indirect(kc, rows, img.tap + d0, panel, std::min(MR, pn - it), ct + it * NR, NR, d0 > 0);
         }
       }
       // Y^T block -> y: channel by channel, a run of positions per image
@@ -134,6 +157,101 @@ void conv2d_forward_indirect(const Conv2dParams& p, const T* x, const T* w, T* y
         }
       }
     }
+  }
+}
+
+/// Packs channel panel kp of dY_g^T (positions x Kg) over all N*P*Q positions as [N*PQ][NR], zero
+/// past Kg; dyg points at the group's channel 0 in image 0 (images K*PQ apart).
+template <int NR, class T>
+void pack_dy_positions(const T* dyg, int64_t N, int64_t K, int64_t Kg, int64_t PQ, int64_t kp, T* dst) {
+  const int64_t k0 = kp * NR, kn = std::min<int64_t>(NR, Kg - k0);
+  for (int64_t n = 0; n < N; ++n) {
+    const T* dyn = dyg + n * K * PQ;
+    T* out = dst + n * PQ * NR;
+    int64_t j = 0;
+#if defined(TL_KERNELS_ISA_AVX512)
+    if constexpr (std::is_same_v<T, float> && NR % 8 == 0) {
+      for (; j + 8 <= kn; j += 8) {  // 8 channels x 16 positions in registers
+        const float* rows[8];
+        for (int i = 0; i < 8; ++i) rows[i] = dyn + (k0 + j + i) * PQ;
+        int64_t q = 0;
+        for (; q + 16 <= PQ; q += 16) {
+          transpose_8x16(rows, out + q * NR + j, NR);
+          for (auto& r : rows) r += 16;
+        }
+        for (; q < PQ; ++q)
+          for (int i = 0; i < 8; ++i) out[q * NR + j + i] = dyn[(k0 + j + i) * PQ + q];
+      }
+    }
+#endif
+    for (; j < NR; ++j) {
+      const T* src = dyn + (k0 + j) * PQ;
+      for (int64_t q = 0; q < PQ; ++q) out[q * NR + j] = j < kn ? src[q] : T(0);
+    }
+  }
+}
+
+/// Whether the indirect weight gradient should replace the implicit or packed one for p.
+/// Measured (docs/performance.md, 2 threads, AVX-512, against what ran before): 3x3 layers 1.09-1.48x
+/// on maps of 8x8 and less and 1.08-1.21x with 128 or more outputs on maps up to 28x28 (stride 2
+/// included), 0.88-0.93x on larger maps or fewer outputs; 1x1 layers 1.10-1.45x where the outputs
+/// outnumber the inputs 2:1 or more on maps up to 14x14, 0.81-0.96x otherwise; 0.46-0.82x with
+/// fewer than 256 positions in the batch (the depth of its products).
+inline bool conv2d_indirect_weight_grad_preferred(const Conv2dParams& p) {
+  const int64_t PQ = p.P() * p.Q(), Kg = p.K / p.groups, D = (p.C / p.groups) * p.R * p.S;
+  if (p.N * PQ < 256) return false;
+  if (p.R * p.S == 1) return 2 * D <= Kg && PQ <= 196;
+  return PQ <= 64 || (Kg >= 128 && PQ <= 784);
+}
+
+/// dw (and db when not null) for any geometry, overwritten:
+///   dW_g^T (taps x Kg) = X_col_g (taps x positions) * dY_g^T (positions x Kg)
+/// with the taps as the micro-kernel's rows (pointers to each tap's plane offset) and the positions
+/// as its depth (read through the position offsets); dY^T packed per channel panel.
+template <class T>
+void conv2d_backward_weight_indirect(const Conv2dParams& p, const T* x, const T* dy, T* dw, T* db) {
+  using UK = RowsMicroKernel<T>;
+  constexpr int64_t MR = UK::mr, NR = UK::nr, KC = GemmBlocking::KC;
+  const int64_t G = p.groups, Kg = p.K / G, D = (p.C / G) * p.R * p.S;
+  const int64_t PQ = p.P() * p.Q(), NPQ = p.N * PQ;
+  const int64_t kpanels = ceil_div(Kg, NR);
+  const int threads = kernel_threads();
+  // Tasks: (group, channel panel, block of taps); blocks of 8 tiles or more, fewer taps when the
+  // panels alone leave threads idle. A task re-packs its dY^T panel only when the panel changes.
+  int64_t tblock = round_up(D, MR);
+  while (G * kpanels * ceil_div(D, tblock) < 4 * threads && tblock > 8 * MR) tblock = round_up(tblock / 2, MR);
+  const int64_t tblocks = ceil_div(D, tblock);
+  IndirectImage<T> img(p, x);
+#pragma omp parallel num_threads(threads) if (threads > 1)
+  {
+    img.prepare(x);
+    T* bt = scratch<T>(Scratch::PackedB, NPQ * NR);
+    T* ct = scratch<T>(Scratch::Local, tblock * NR);
+    int64_t packed = -1;  // the (group, panel) in bt
+#pragma omp for schedule(dynamic) nowait
+    for (int64_t t = 0; t < G * kpanels * tblocks; ++t) {
+      const int64_t g = t / (kpanels * tblocks), kp = (t / tblocks) % kpanels, d0 = (t % tblocks) * tblock;
+      const int64_t dn = std::min(tblock, D - d0);
+      if (g * kpanels + kp != packed) {
+        pack_dy_positions<NR>(dy + g * Kg * PQ, p.N, p.K, Kg, PQ, kp, bt);
+        packed = g * kpanels + kp;
+      }
+      const T* xg = img.group(g);
+      for (int64_t k0 = 0; k0 < NPQ; k0 += KC) {  // a depth block of dY^T (KC x NR) stays in L1
+        const int64_t kc = std::min(KC, NPQ - k0);
+        for (int64_t it = 0; it < dn; it += MR) {
+          const T* rows[MR];
+          for (int64_t i = 0; i < MR; ++i) rows[i] = xg + img.tap[d0 + std::min(it + i, dn - 1)];  // surplus rows repeat
+          UK::run_indirect(kc, rows, img.pos + k0, bt + k0 * NR, std::min(MR, dn - it), ct + it * NR, NR, k0 > 0);
+        }
+      }
+      const int64_t kn = std::min(NR, Kg - kp * NR);
+      for (int64_t j = 0; j < kn; ++j) {
+        T* out = dw + (g * Kg + kp * NR + j) * D + d0;
+        for (int64_t i = 0; i < dn; ++i) out[i] = ct[i * NR + j];
+      }
+    }
+    if (db) conv2d_bias_grad(p, dy, db);
   }
 }
 

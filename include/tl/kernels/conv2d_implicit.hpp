@@ -52,6 +52,18 @@ void compact_row(const T* src, int64_t l0, int64_t n, int64_t Wf, int64_t Q, T* 
   }
 }
 
+/// The number of kept positions (q < Q) among flat positions [0, l), rows Wf wide: where flat
+/// position l lands in the compacted P x Q output when kept.
+inline int64_t kept_before(int64_t l, int64_t Wf, int64_t Q) { return (l / Wf) * Q + std::min(l % Wf, Q); }
+
+/// Bit j set for the kept positions l + j, j < cols.
+inline uint32_t kept_lanes(int64_t l, int64_t cols, int64_t Wf, int64_t Q) {
+  uint32_t keep = 0;
+  for (int64_t j = 0, q = l % Wf; j < cols; ++j, q = q + 1 == Wf ? 0 : q + 1)
+    if (q < Q) keep |= uint32_t(1) << j;
+  return keep;
+}
+
 /// y = ep(conv(x, w)) (conv2d_implicit_applies: any geometry); ep per output channel.
 template <class T>
 void conv2d_forward_implicit(const Conv2dParams& p, const T* x, const T* w, T* y, const Epilogue<T>& ep = {}) {
@@ -62,6 +74,7 @@ void conv2d_forward_implicit(const Conv2dParams& p, const T* x, const T* w, T* y
   const int64_t G = p.groups, Cg = geo.Cg, Kg = p.K / G, D = Cg * p.R * p.S;
   const int64_t Q = p.Q(), PQ = p.P() * Q, Wf = geo.Wf, L = geo.L;
   const bool in_place = Wf == Q;  // no wrap columns: tiles are written straight into y
+  const bool compact = UK::compacts && !in_place;  // tiles written into y without their wrap columns
   const int64_t Mpad = round_up(Kg, MR);
   T* apre = scratch<T>(Scratch::SharedA, G * Mpad * D);
   const int threads = kernel_threads();
@@ -93,11 +106,12 @@ void conv2d_forward_implicit(const Conv2dParams& p, const T* x, const T* w, T* y
         image_stride = win.size;
         base = win.base;
       }
-      // C of image n0 + e: in y itself, or in a local block [e][mc][nc] compacted into y at the end
-      T* local = in_place ? nullptr : scratch<T>(Scratch::Local, ni * mc * nc);
+      // C of image n0 + e: y itself (in place, or through the micro-kernel's compacting store), or a
+      // local block [e][mc][nc] compacted into y at the end
+      T* local = in_place || compact ? nullptr : scratch<T>(Scratch::Local, ni * mc * nc);
       auto c_block = [&](int64_t e, int64_t& ldc) {
-        ldc = in_place ? PQ : nc;
-        return in_place ? y + ((n0 + e) * p.K + g * Kg + i0) * PQ + j0 : local + e * mc * nc;
+        ldc = local ? nc : PQ;
+        return local ? local + e * mc * nc : y + ((n0 + e) * p.K + g * Kg + i0) * PQ + (in_place ? j0 : 0);
       };
       for (int64_t d0 = 0; d0 < D; d0 += KC) {
         const int64_t kc = std::min(KC, D - d0);
@@ -106,22 +120,35 @@ void conv2d_forward_implicit(const Conv2dParams& p, const T* x, const T* w, T* y
           const T* xb = src + (geo.copied ? e : n0 + e) * image_stride + base;
           int64_t ldc = 0;
           T* cb = c_block(e, ldc);
-          for (int64_t jt = 0; jt < nc; jt += NR)
+          for (int64_t jt = 0; jt < nc; jt += NR) {
+            const int64_t cols = std::min(NR, nc - jt);
+            if constexpr (UK::compacts) {
+              if (compact) {
+                const uint32_t keep = kept_lanes(j0 + jt, cols, Wf, Q);
+                T* dst = cb + kept_before(j0 + jt, Wf, Q);
+                for (int64_t it = 0; it < mc; it += MR)
+                  UK::run_compact(kc, ablk + it * kc, xb + jt, off + d0, std::min(MR, mc - it), cols, keep,
+                                  dst + it * ldc, ldc, d0 > 0, it == 0 && jt + 2 * NR <= nc);
+                continue;
+              }
+            }
             for (int64_t it = 0; it < mc; it += MR)
-              UK::run(kc, ablk + it * kc, xb + jt, off + d0, std::min(MR, mc - it), std::min(NR, nc - jt),
-                      cb + it * ldc + jt, ldc, d0 > 0, it == 0 && jt + 2 * NR <= nc);
+              UK::run(kc, ablk + it * kc, xb + jt, off + d0, std::min(MR, mc - it), cols, cb + it * ldc + jt, ldc,
+                      d0 > 0, it == 0 && jt + 2 * NR <= nc);
+          }
         }
       }
       const Epilogue<T> eg = ep.from_row(g * Kg + i0);
+      const int64_t y0 = kept_before(j0, Wf, Q), yn = kept_before(j0 + nc, Wf, Q) - y0;  // this task's run of y
       for (int64_t e = 0; e < ni; ++e) {
         int64_t ldc = 0;
         T* cb = c_block(e, ldc);
         T* yb = y + ((n0 + e) * p.K + g * Kg + i0) * PQ;
         for (int64_t i = 0; i < mc; ++i) {
-          if (!in_place) {
+          if (local) {
             compact_row(cb + i * ldc, j0, nc, Wf, Q, yb + i * PQ, eg, i);
           } else if (ep.active()) {
-            eg.apply(cb + i * ldc, nc, i);
+            eg.apply(yb + i * PQ + y0, yn, i);
           }
         }
       }

@@ -18,6 +18,7 @@ TL_KERNELS_BEGIN
 template <class T, int MR, int NR>
 struct GenericOffsetMicroKernel {
   static constexpr int mr = MR, nr = NR;
+  static constexpr bool compacts = false;  // no run_compact: the caller compacts its tiles
   static void run(int64_t kc, const T* __restrict a, const T* b, const int64_t* __restrict off, int64_t rows,
                   int64_t cols, T* __restrict c, int64_t ldc, bool accumulate,
                   bool = false) {
@@ -42,25 +43,73 @@ struct GenericOffsetMicroKernel {
 /// AVX-512 float, 8 x 32 like Avx512MicroKernelF32. Full-width tiles use plain loads (a masked
 /// load costs an extra uop on the FMA ports); tiles narrower than 32 use masked loads and stores,
 /// which never touch memory past column nr.
+///   run_compact(kc, a, b, off, rows, cols, keep, c, ldc, accumulate, prefetch_next): as run, but
+///   row i goes to c + i*ldc with only the lanes set in `keep` (of the first cols), stored one after
+///   the other: the implicit GEMM writes its tiles into y without the wrap columns.
 struct Avx512OffsetMicroKernelF32 {
   static constexpr int mr = 8, nr = 32;
+  static constexpr bool compacts = true;
   static void run(int64_t kc, const float* __restrict a, const float* b, const int64_t* __restrict off,
                   int64_t rows, int64_t cols, float* __restrict c, int64_t ldc, bool accumulate,
                   bool prefetch_next = false) {
-    if (cols == 32) {
-      if (prefetch_next) return loop<true, true>(kc, a, b, off, rows, 0xFFFF, 0xFFFF, c, ldc, accumulate);
-      return loop<true, false>(kc, a, b, off, rows, 0xFFFF, 0xFFFF, c, ldc, accumulate);
+    __m512 c0[8], c1[8];
+    const __mmask16 m0 = lanes(cols), m1 = lanes(cols - 16);
+    products(kc, a, b, off, cols, m0, m1, prefetch_next, c0, c1);
+#pragma GCC unroll 8
+    for (int i = 0; i < 8; ++i) {
+      if (i >= rows) break;
+      float* ci = c + i * ldc;
+      if (cols == 32) {
+        store_row_avx512(ci, c0[i], c1[i], accumulate);
+      } else {
+        if (accumulate) {
+          c0[i] = _mm512_add_ps(c0[i], _mm512_maskz_loadu_ps(m0, ci));
+          c1[i] = _mm512_add_ps(c1[i], _mm512_maskz_loadu_ps(m1, ci + 16));
+        }
+        _mm512_mask_storeu_ps(ci, m0, c0[i]);
+        _mm512_mask_storeu_ps(ci + 16, m1, c1[i]);
+      }
     }
-    const __mmask16 m0 = cols >= 16 ? __mmask16(0xFFFF) : __mmask16((1u << cols) - 1);
-    const __mmask16 m1 = cols <= 16 ? __mmask16(0) : __mmask16((1u << (cols - 16)) - 1);
-    loop<false, false>(kc, a, b, off, rows, m0, m1, c, ldc, accumulate);
+  }
+  static void run_compact(int64_t kc, const float* __restrict a, const float* b, const int64_t* __restrict off,
+                          int64_t rows, int64_t cols, uint32_t keep, float* __restrict c, int64_t ldc, bool accumulate,
+                          bool prefetch_next = false) {
+    __m512 c0[8], c1[8];
+    products(kc, a, b, off, cols, lanes(cols), lanes(cols - 16), prefetch_next, c0, c1);
+    const __mmask16 k0 = __mmask16(keep), k1 = __mmask16(keep >> 16);
+    const int n0 = __builtin_popcount(k0);
+    const __mmask16 s0 = lanes(n0), s1 = lanes(__builtin_popcount(k1));
+#pragma GCC unroll 8
+    for (int i = 0; i < 8; ++i) {
+      if (i >= rows) break;
+      float* ci = c + i * ldc;
+      __m512 v0 = _mm512_maskz_compress_ps(k0, c0[i]), v1 = _mm512_maskz_compress_ps(k1, c1[i]);
+      if (accumulate) {
+        v0 = _mm512_add_ps(v0, _mm512_maskz_loadu_ps(s0, ci));
+        v1 = _mm512_add_ps(v1, _mm512_maskz_loadu_ps(s1, ci + n0));
+      }
+      _mm512_mask_storeu_ps(ci, s0, v0);
+      _mm512_mask_storeu_ps(ci + n0, s1, v1);
+    }
   }
 
  private:
+  [[gnu::always_inline]] static __mmask16 lanes(int64_t n) {
+    return n >= 16 ? __mmask16(0xFFFF) : n <= 0 ? __mmask16(0) : __mmask16((1u << n) - 1);
+  }
+  /// c0/c1[i] = row i of A_panel * B(b, off), columns 0-15 and 16-31 (masked loads when cols < 32).
+  [[gnu::always_inline]] static void products(int64_t kc, const float* __restrict a, const float* b, const int64_t* __restrict off,
+                       int64_t cols, __mmask16 m0, __mmask16 m1, bool prefetch_next, __m512* c0, __m512* c1) {
+    if (cols == 32) {
+      if (prefetch_next) return loop<true, true>(kc, a, b, off, m0, m1, c0, c1);
+      return loop<true, false>(kc, a, b, off, m0, m1, c0, c1);
+    }
+    loop<false, false>(kc, a, b, off, m0, m1, c0, c1);
+  }
   template <bool Full, bool Prefetch>
-  static void loop(int64_t kc, const float* __restrict a, const float* b, const int64_t* __restrict off,
-                   int64_t rows, __mmask16 m0, __mmask16 m1, float* __restrict c, int64_t ldc, bool accumulate) {
-    __m512 c0[8], c1[8];
+  [[gnu::always_inline]] static void loop(int64_t kc, const float* __restrict a, const float* b,
+                                          const int64_t* __restrict off, __mmask16 m0, __mmask16 m1, __m512* c0,
+                                          __m512* c1) {
 #pragma GCC unroll 8
     for (int i = 0; i < 8; ++i) c0[i] = c1[i] = _mm512_setzero_ps();
     for (int64_t k = 0; k < kc; ++k) {
@@ -80,21 +129,6 @@ struct Avx512OffsetMicroKernelF32 {
       }
       a += 8;
     }
-#pragma GCC unroll 8
-    for (int i = 0; i < 8; ++i) {
-      if (i >= rows) break;
-      float* ci = c + i * ldc;
-      if (Full) {
-        store_row_avx512(ci, c0[i], c1[i], accumulate);
-      } else {
-        if (accumulate) {
-          c0[i] = _mm512_add_ps(c0[i], _mm512_maskz_loadu_ps(m0, ci));
-          c1[i] = _mm512_add_ps(c1[i], _mm512_maskz_loadu_ps(m1, ci + 16));
-        }
-        _mm512_mask_storeu_ps(ci, m0, c0[i]);
-        _mm512_mask_storeu_ps(ci + 16, m1, c1[i]);
-      }
-    }
   }
 };
 #endif
@@ -103,6 +137,7 @@ struct Avx512OffsetMicroKernelF32 {
 /// AVX2+FMA float, 6 x 16 like Avx2MicroKernelF32; narrow tiles use vmaskmov loads and stores.
 struct Avx2OffsetMicroKernelF32 {
   static constexpr int mr = 6, nr = 16;
+  static constexpr bool compacts = false;
   static void run(int64_t kc, const float* __restrict a, const float* b, const int64_t* __restrict off,
                   int64_t rows, int64_t cols, float* __restrict c, int64_t ldc, bool accumulate, bool = false) {
     if (cols == 16) return loop<true>(kc, a, b, off, rows, _mm256_setzero_si256(), _mm256_setzero_si256(), c, ldc,

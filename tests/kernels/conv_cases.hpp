@@ -269,14 +269,16 @@ TEST_CASE(TL_TEST_ISA " conv2d implicit GEMM with strides (phase-split image) ma
   check_implicit<float>(conv(2, 32, 9, 9, 64, 3, 3, 2, 1, 8), rng, 1e-4);  // groups
 }
 
-TEST_CASE(TL_TEST_ISA " conv2d picks the indirect GEMM for output maps of 64 positions or fewer") {
+TEST_CASE(TL_TEST_ISA " conv2d picks the indirect GEMM for small output maps") {
   using tl::kernels::conv2d_indirect_preferred;
   CHECK(conv2d_indirect_preferred(conv(8, 512, 7, 7, 512, 3, 3, 1, 1)));
   CHECK(conv2d_indirect_preferred(conv(8, 256, 14, 14, 512, 3, 3, 2, 1)));  // 7x7 out
   CHECK(conv2d_indirect_preferred(conv(32, 256, 8, 8, 256, 3, 3, 1, 1)));
   CHECK(conv2d_indirect_preferred(conv(32, 512, 1, 1, 512, 3, 3, 1, 1)));
-  CHECK_FALSE(conv2d_indirect_preferred(conv(8, 256, 14, 14, 256, 3, 3, 1, 1)));
-  CHECK_FALSE(conv2d_indirect_preferred(conv(32, 64, 18, 18, 128, 3, 3, 2, 1)));  // 9x9 out
+  CHECK(conv2d_indirect_preferred(conv(8, 256, 14, 14, 256, 3, 3, 1, 1)));
+  CHECK_FALSE(conv2d_indirect_preferred(conv(8, 1024, 14, 14, 256, 1, 1, 1, 0)));  // 1x1 at 14x14
+  CHECK_FALSE(conv2d_indirect_preferred(conv(32, 128, 16, 16, 128, 3, 3, 1, 1)));
+  CHECK_FALSE(conv2d_indirect_preferred(conv(32, 64, 18, 18, 128, 1, 1, 2, 0)));  // 1x1, 9x9 out
 }
 
 TEST_CASE(TL_TEST_ISA " conv2d picks the implicit GEMM only where it measured faster") {

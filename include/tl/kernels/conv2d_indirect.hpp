@@ -55,12 +55,16 @@ void pack_weight_t(const T* wg, int64_t Kg, int64_t D, int64_t kp, int64_t d0, i
   }
 }
 
-/// Whether the indirect GEMM should run p's forward: output maps of 64 positions or fewer.
-/// Measured (docs/performance.md, 2 threads, AVX-512, against what ran before): 1.36-1.47x on 7x7
-/// maps (3x3 and 1x1 layers of ResNet's last stage, and the stride-2 layers that produce them),
-/// 1.07-1.77x on CIFAR's 8x8 maps, 1.7-2.6x on 4x4 to 1x1 maps; 0.81-1.01x on 14x14 and larger,
-/// which stay with the implicit GEMM.
-inline bool conv2d_indirect_preferred(const Conv2dParams& p) { return p.P() * p.Q() <= 64; }
+/// Whether the indirect GEMM should run p's forward: output maps of 64 positions or fewer, and
+/// 3x3-like layers up to 14x14. Measured (docs/performance.md, 2 threads, AVX-512, against what ran
+/// before): 1.36-1.47x on 7x7 maps (3x3 and 1x1 layers of ResNet's last stage, and the stride-2
+/// layers that produce them), 1.07-1.77x on CIFAR's 8x8 maps, 1.7-2.6x on 4x4 to 1x1 maps,
+/// 1.01-1.05x on 3x3 layers at 14x14 and 1.11x on the stride-2 one that produces 14x14; 0.87-0.88x
+/// on 1x1 layers at 14x14 and 0.81-0.94x on larger maps, which stay with the implicit GEMM.
+inline bool conv2d_indirect_preferred(const Conv2dParams& p) {
+  const int64_t PQ = p.P() * p.Q();
+  return PQ <= 64 || (p.R * p.S > 1 && PQ <= 196);
+}
 
 /// The image as the indirect kernels read it: x itself, or (padded) a zero-padded copy of every
 /// plane; `tap` holds the offset of each tap d = (c, r, s) of a group, `pos` the offset of each

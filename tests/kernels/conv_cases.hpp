@@ -321,17 +321,22 @@ TEST_CASE(TL_TEST_ISA " conv2d indirect GEMM (positions as rows) matches the ref
 }
 
 namespace {
-/// conv2d_backward_weight_implicit called directly against the reference (dw and db).
-template <class T>
-void check_implicit_weight_grad(const Conv2dParams& p, std::mt19937& rng, double tol) {
+/// A weight-gradient kernel (dw and db, overwritten) called directly against the reference.
+template <class T, class Kernel>
+void check_weight_grad_kernel(const Conv2dParams& p, std::mt19937& rng, double tol, Kernel kernel, const char* name) {
   const int64_t ws = p.K * (p.C / p.groups) * p.R * p.S;
   auto x = random_vector<T>(rng, p.N * p.C * p.H * p.W), dy = random_vector<T>(rng, p.N * p.K * p.P() * p.Q());
   INFO(describe(p));
   std::vector<T> dw(ws, T(7)), dw_ref(ws), db(p.K, T(7)), db_ref(p.K);
-  tl::kernels::conv2d_backward_weight_implicit(p, x.data(), dy.data(), dw.data(), db.data());
+  kernel(p, x.data(), dy.data(), dw.data(), db.data());
   tl::kernels::conv2d_backward_weight_ref(p, x.data(), dy.data(), dw_ref.data(), db_ref.data());
-  CHECK_MESSAGE(max_rel_error(dw, dw_ref) <= tol, "implicit weight gradient");
+  CHECK_MESSAGE(max_rel_error(dw, dw_ref) <= tol, name);
   CHECK_MESSAGE(max_rel_error(db, db_ref) <= tol, "bias gradient");
+}
+
+template <class T>
+void check_implicit_weight_grad(const Conv2dParams& p, std::mt19937& rng, double tol) {
+  check_weight_grad_kernel<T>(p, rng, tol, tl::kernels::conv2d_backward_weight_implicit<T>, "implicit weight gradient");
 }
 }  // namespace
 
@@ -377,17 +382,9 @@ TEST_CASE(TL_TEST_ISA " conv2d implicit weight gradient with strides (phase-spli
 }
 
 namespace {
-/// conv2d_backward_weight_indirect called directly against the reference (dw and db).
 template <class T>
 void check_indirect_weight_grad(const Conv2dParams& p, std::mt19937& rng, double tol) {
-  const int64_t ws = p.K * (p.C / p.groups) * p.R * p.S;
-  auto x = random_vector<T>(rng, p.N * p.C * p.H * p.W), dy = random_vector<T>(rng, p.N * p.K * p.P() * p.Q());
-  INFO(describe(p));
-  std::vector<T> dw(ws, T(7)), dw_ref(ws), db(p.K, T(7)), db_ref(p.K);
-  tl::kernels::conv2d_backward_weight_indirect(p, x.data(), dy.data(), dw.data(), db.data());
-  tl::kernels::conv2d_backward_weight_ref(p, x.data(), dy.data(), dw_ref.data(), db_ref.data());
-  CHECK_MESSAGE(max_rel_error(dw, dw_ref) <= tol, "indirect weight gradient");
-  CHECK_MESSAGE(max_rel_error(db, db_ref) <= tol, "bias gradient");
+  check_weight_grad_kernel<T>(p, rng, tol, tl::kernels::conv2d_backward_weight_indirect<T>, "indirect weight gradient");
 }
 }  // namespace
 

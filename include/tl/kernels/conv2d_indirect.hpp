@@ -114,6 +114,19 @@ struct IndirectImage {
   const T* group(int64_t g) const { return base + g * (p.C / p.groups) * plane; }
 };
 
+/// C[n x NR] (+)= A * panel (kc x NR) with A(i, k) = base[row_off[i] + depth_off[k]]: the n rows
+/// MR at a time (the last tile's surplus rows repeat its last row, computed but not stored).
+template <class UK, class T>
+void indirect_rows(const T* base, const int64_t* row_off, int64_t n, const int64_t* depth_off, int64_t kc,
+                   const T* panel, T* c, bool accumulate) {
+  constexpr int64_t MR = UK::mr, NR = UK::nr;
+  for (int64_t it = 0; it < n; it += MR) {
+    const T* rows[MR];
+    for (int64_t i = 0; i < MR; ++i) rows[i] = base + row_off[std::min(it + i, n - 1)];
+    UK::run_indirect(kc, rows, depth_off, panel, std::min(MR, n - it), c + it * NR, NR, accumulate);
+  }
+}
+
 /// y = ep(conv(x, w)) for any geometry; ep per output channel.
 template <class T>
 void conv2d_forward_indirect(const Conv2dParams& p, const T* x, const T* w, T* y, const Epilogue<T>& ep = {}) {
@@ -142,11 +155,7 @@ void conv2d_forward_indirect(const Conv2dParams& p, const T* x, const T* w, T* y
       for (int64_t d0 = 0; d0 < D; d0 += KC) {  // W^T packed a depth block at a time, into L1
         const int64_t kc = std::min(KC, D - d0);
         pack_weight_t<NR>(w + g * Kg * D, Kg, D, kp, d0, kc, panel);
-        for (int64_t it = 0; it < pn; it += MR) {
-          const T* rows[MR];
-          for (int64_t i = 0; i < MR; ++i) rows[i] = xg + img.pos[i0 + std::min(it + i, pn - 1)];  // surplus rows repeat
-          UK::run_indirect(kc, rows, img.tap + d0, panel, std::min(MR, pn - it), ct + it * NR, NR, d0 > 0);
-        }
+        indirect_rows<UK>(xg, img.pos + i0, pn, img.tap + d0, kc, panel, ct, d0 > 0);
       }
       // Y^T block -> y: channel by channel, a run of positions per image
       const int64_t kn = std::min(NR, Kg - kp * NR);
@@ -243,11 +252,7 @@ void conv2d_backward_weight_indirect(const Conv2dParams& p, const T* x, const T*
       const T* xg = img.group(g);
       for (int64_t k0 = 0; k0 < NPQ; k0 += KC) {  // a depth block of dY^T (KC x NR) stays in L1
         const int64_t kc = std::min(KC, NPQ - k0);
-        for (int64_t it = 0; it < dn; it += MR) {
-          const T* rows[MR];
-          for (int64_t i = 0; i < MR; ++i) rows[i] = xg + img.tap[d0 + std::min(it + i, dn - 1)];  // surplus rows repeat
-          UK::run_indirect(kc, rows, img.pos + k0, bt + k0 * NR, std::min(MR, dn - it), ct + it * NR, NR, k0 > 0);
-        }
+        indirect_rows<UK>(xg, img.tap + d0, dn, img.pos + k0, kc, bt + k0 * NR, ct, k0 > 0);
       }
       const int64_t kn = std::min(NR, Kg - kp * NR);
       for (int64_t j = 0; j < kn; ++j) {

@@ -214,10 +214,7 @@ namespace {
 /// check_epilogue_forward.
 template <class T>
 void check_implicit(const Conv2dParams& p, std::mt19937& rng, double tol, int variant = 2) {
-  auto implicit = [](const Conv2dParams& q, const T* x, const T* w, T* y, const tl::kernels::Epilogue<T>& ep) {
-    tl::kernels::conv2d_forward_implicit(q, x, w, y, ep);
-  };
-  check_epilogue_forward<T>(p, rng, tol, variant, implicit, "conv2d_forward_implicit");
+  check_epilogue_forward<T>(p, rng, tol, variant, tl::kernels::conv2d_forward_implicit<T>, "conv2d_forward_implicit");
 }
 }  // namespace
 
@@ -289,6 +286,7 @@ TEST_CASE(TL_TEST_ISA " conv2d picks the implicit GEMM only where it measured fa
   CHECK_FALSE(conv2d_implicit_preferred(conv(8, 2048, 7, 7, 512, 1, 1, 1, 0), 32));  // 49 of 64, 1x1
   CHECK_FALSE(conv2d_implicit_preferred(conv(32, 256, 8, 8, 256, 3, 3, 1, 1), 32));  // 64 of 96
   CHECK(conv2d_implicit_preferred(conv(8, 3, 224, 224, 64, 7, 7, 2, 3), 32));       // stem: phase-split
+  CHECK_FALSE(tl::kernels::conv2d_implicit_applies(conv(1, 2, 300, 300, 4, 3, 3, 65, 0)));  // phases: 64-bit mask
   CHECK(conv2d_implicit_preferred(conv(8, 64, 56, 56, 128, 3, 3, 2, 1), 32));       // 3x3 stride 2
   CHECK_FALSE(conv2d_implicit_preferred(conv(8, 256, 56, 56, 512, 1, 1, 2, 0), 32));  // 1x1 stride 2
   CHECK_FALSE(conv2d_implicit_preferred(conv(32, 64, 8, 8, 128, 3, 3, 2, 1), 32));    // 16 of 32 kept
@@ -298,10 +296,7 @@ namespace {
 /// conv2d_forward_indirect called directly; `variant` as in check_epilogue_forward.
 template <class T>
 void check_indirect(const Conv2dParams& p, std::mt19937& rng, double tol, int variant = 2) {
-  auto indirect = [](const Conv2dParams& q, const T* x, const T* w, T* y, const tl::kernels::Epilogue<T>& ep) {
-    tl::kernels::conv2d_forward_indirect(q, x, w, y, ep);
-  };
-  check_epilogue_forward<T>(p, rng, tol, variant, indirect, "conv2d_forward_indirect");
+  check_epilogue_forward<T>(p, rng, tol, variant, tl::kernels::conv2d_forward_indirect<T>, "conv2d_forward_indirect");
 }
 }  // namespace
 

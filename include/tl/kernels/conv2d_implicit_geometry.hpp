@@ -21,15 +21,17 @@
 #include <algorithm>
 #include <cstdint>
 #include <cstring>
-#include <vector>
 
 #include "tl/kernels/conv2d_params.hpp"
 #include "tl/kernels/gemm_core.hpp"
 
 TL_KERNELS_BEGIN
 
-/// True when the implicit-GEMM kernels handle p (any stride, kernel, padding, dilation, groups).
-inline bool conv2d_implicit_applies(const Conv2dParams& p) { return p.stride_h >= 1 && p.stride_w >= 1; }
+/// True when the implicit-GEMM kernels handle p (any kernel, padding, dilation, groups; strides up
+/// to 64, the phases being a 64-bit mask).
+inline bool conv2d_implicit_applies(const Conv2dParams& p) {
+  return p.stride_h >= 1 && p.stride_w >= 1 && p.stride_h <= 64 && p.stride_w <= 64;
+}
 
 /// Copies rows [h0, h0+rows) of phase (a, b) of one H x W plane (padding ph, pw, strides sh, sw)
 /// into a rows x Wf window: row i, column j holds input pixel ((h0+i)*sh + a - ph, j*sw + b - pw),
@@ -69,7 +71,7 @@ struct ImplicitGeometry {
   const Conv2dParams& p;
   int64_t Cg, Wf, L;
   bool copied;                             // false: an unpadded stride-1 image, read in place
-  std::vector<int64_t> row_phases, col_phases;  // the phases taps read (a of r*dil_h % sh, b of s*dil_w % sw)
+  uint64_t row_phases, col_phases;  // bit a: some tap reads phase a (a = r*dil_h % sh, s*dil_w % sw)
 
   explicit ImplicitGeometry(const Conv2dParams& q)
       : p(q), Cg(q.C / q.groups), Wf(ceil_div(q.W + 2 * q.pad_w, q.stride_w)), L((q.P() - 1) * Wf + q.Q()),
@@ -77,7 +79,7 @@ struct ImplicitGeometry {
         row_phases(used_phases(q.R, q.dil_h, q.stride_h)), col_phases(used_phases(q.S, q.dil_w, q.stride_w)) {}
 
   /// Phases per channel in a window.
-  int64_t phases() const { return static_cast<int64_t>(row_phases.size() * col_phases.size()); }
+  int64_t phases() const { return __builtin_popcountll(row_phases) * __builtin_popcountll(col_phases); }
   /// Planes of a window per image (the "channels" a task's window holds).
   int64_t planes() const { return Cg * phases(); }
   /// The fraction of computed positions that are kept when tiles are nr positions wide.
@@ -90,7 +92,7 @@ struct ImplicitGeometry {
       for (int64_t r = 0; r < p.R; ++r)
         for (int64_t s = 0; s < p.S; ++s) {
           const int64_t u = r * p.dil_h, v = s * p.dil_w;
-          const int64_t phase = index_of(row_phases, u % p.stride_h) * static_cast<int64_t>(col_phases.size()) +
+          const int64_t phase = index_of(row_phases, u % p.stride_h) * __builtin_popcountll(col_phases) +
                                 index_of(col_phases, v % p.stride_w);
           off[d++] = (c * phases() + phase) * plane + (u / p.stride_h) * Wf + v / p.stride_w;
         }
@@ -106,8 +108,9 @@ struct ImplicitGeometry {
   template <class T>
   void copy_window(const T* xg, const ImplicitWindow& win, T* dst) const {
     for (int64_t c = 0; c < Cg; ++c)
-      for (int64_t a : row_phases)
-        for (int64_t b : col_phases) {
+      for (int64_t a = 0; a < p.stride_h; ++a)
+        for (int64_t b = 0; b < p.stride_w; ++b) {
+          if (!(row_phases >> a & 1) || !(col_phases >> b & 1)) continue;
           copy_phase_rows(xg + c * p.H * p.W, p.H, p.W, p.pad_h, p.pad_w, p.stride_h, p.stride_w, a, b, win.h0,
                           win.rows, Wf, dst);
           dst += win.plane;
@@ -119,20 +122,14 @@ struct ImplicitGeometry {
   }
 
  private:
-  /// The distinct t*dil % stride over the taps t in [0, taps), ascending.
-  static std::vector<int64_t> used_phases(int64_t taps, int64_t dil, int64_t stride) {
-    std::vector<int64_t> used;
-    for (int64_t a = 0; a < stride; ++a)
-      for (int64_t t = 0; t < taps; ++t)
-        if (t * dil % stride == a) {
-          used.push_back(a);
-          break;
-        }
+  /// Bit a set for each a = t*dil % stride over the taps t in [0, taps).
+  static uint64_t used_phases(int64_t taps, int64_t dil, int64_t stride) {
+    uint64_t used = 0;
+    for (int64_t t = 0; t < std::min(taps, stride); ++t) used |= uint64_t(1) << (t * dil % stride);
     return used;
   }
-  static int64_t index_of(const std::vector<int64_t>& v, int64_t a) {
-    return static_cast<int64_t>(std::find(v.begin(), v.end(), a) - v.begin());
-  }
+  /// The position of phase a among the used ones.
+  static int64_t index_of(uint64_t used, int64_t a) { return __builtin_popcountll(used & ((uint64_t(1) << a) - 1)); }
 };
 
 /// How conv2d_forward_implicit cuts its work: each task owns `images` consecutive images, a chunk of

@@ -17,7 +17,6 @@
 #include <algorithm>
 #include <cstdint>
 #include <cstring>
-#include <type_traits>
 
 #include "tl/kernels/conv2d_implicit_geometry.hpp"
 #include "tl/kernels/conv2d_params.hpp"
@@ -40,31 +39,7 @@ void pack_dy_t(const T* dyn, int64_t Kg, int64_t P, int64_t Q, int64_t Wf, int64
       const int64_t p = l / Wf, q = l - p * Wf, len = std::min(Wf - q, j0 + nc - l);
       const int64_t keep = std::clamp<int64_t>(Q - q, 0, len);
       T* out = panel + (l - j0) * NR;
-      int64_t j = 0;
-#if defined(TL_KERNELS_ISA_AVX512)
-      if constexpr (std::is_same_v<T, float> && NR % 8 == 0) {
-        for (; j + 8 <= NR && kp + j + 8 <= Kg; j += 8) {  // 8 channels x 16 positions in registers
-          const float* src[8];
-          for (int i = 0; i < 8; ++i) src[i] = dyn + (kp + j + i) * PQ + p * Q + q;
-          int64_t t = 0;
-          for (; t + 16 <= keep; t += 16) {
-            const float* rows[8];
-            for (int i = 0; i < 8; ++i) rows[i] = src[i] + t;
-            transpose_8x16(rows, out + t * NR + j, NR);
-          }
-          for (; t < keep; ++t)
-            for (int i = 0; i < 8; ++i) out[t * NR + j + i] = src[i][t];
-        }
-      }
-#endif
-      for (; j < NR; ++j) {
-        if (kp + j >= Kg) {  // channels past Kg: zero columns
-          for (int64_t t = 0; t < keep; ++t) out[t * NR + j] = T(0);
-          continue;
-        }
-        const T* src = dyn + (kp + j) * PQ + p * Q + q;
-        for (int64_t t = 0; t < keep; ++t) out[t * NR + j] = src[t];
-      }
+      pack_rows_transposed<NR>(dyn + kp * PQ + p * Q + q, PQ, std::min<int64_t>(NR, Kg - kp), keep, out);
       for (int64_t t = keep; t < len; ++t)
         for (int64_t jj = 0; jj < NR; ++jj) out[t * NR + jj] = T(0);
       l += len;

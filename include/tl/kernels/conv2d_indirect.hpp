@@ -13,7 +13,6 @@
 // transposed store of Y^T into NCHW y (one value per Cg*R*S multiply-adds).
 #include <algorithm>
 #include <cstdint>
-#include <type_traits>
 
 #include "tl/kernels/conv2d_params.hpp"
 #include "tl/kernels/gemm_core.hpp"
@@ -27,32 +26,7 @@ TL_KERNELS_BEGIN
 /// zero past Kg.
 template <int NR, class T>
 void pack_weight_t(const T* wg, int64_t Kg, int64_t D, int64_t kp, int64_t d0, int64_t dn, T* dst) {
-  const int64_t k0 = kp * NR, kn = std::min<int64_t>(NR, Kg - k0);
-  int64_t j = 0;
-#if defined(TL_KERNELS_ISA_AVX512)
-  if constexpr (std::is_same_v<T, float> && NR % 8 == 0) {
-    for (; j + 8 <= kn; j += 8) {  // 8 channels x 16 taps in registers
-      const float* rows[8];
-      for (int i = 0; i < 8; ++i) rows[i] = wg + (k0 + j + i) * D + d0;
-      int64_t d = 0;
-      for (; d + 16 <= dn; d += 16) {
-        transpose_8x16(rows, dst + d * NR + j, NR);
-        for (auto& r : rows) r += 16;
-      }
-      for (; d < dn; ++d)
-        for (int i = 0; i < 8; ++i) dst[d * NR + j + i] = wg[(k0 + j + i) * D + d0 + d];
-    }
-  }
-#endif
-  for (; j < NR; ++j) {
-    T* out = dst + j;
-    if (j >= kn) {
-      for (int64_t d = 0; d < dn; ++d) out[d * NR] = T(0);
-      continue;
-    }
-    const T* src = wg + (k0 + j) * D + d0;
-    for (int64_t d = 0; d < dn; ++d) out[d * NR] = src[d];
-  }
+  pack_rows_transposed<NR>(wg + kp * NR * D + d0, D, std::min<int64_t>(NR, Kg - kp * NR), dn, dst);
 }
 
 /// Whether the indirect GEMM should run p's forward: output maps of 64 positions or fewer, and
@@ -177,31 +151,9 @@ void conv2d_forward_indirect(const Conv2dParams& p, const T* x, const T* w, T* y
 /// past Kg; dyg points at the group's channel 0 in image 0 (images K*PQ apart).
 template <int NR, class T>
 void pack_dy_positions(const T* dyg, int64_t N, int64_t K, int64_t Kg, int64_t PQ, int64_t kp, T* dst) {
-  const int64_t k0 = kp * NR, kn = std::min<int64_t>(NR, Kg - k0);
-  for (int64_t n = 0; n < N; ++n) {
-    const T* dyn = dyg + n * K * PQ;
-    T* out = dst + n * PQ * NR;
-    int64_t j = 0;
-#if defined(TL_KERNELS_ISA_AVX512)
-    if constexpr (std::is_same_v<T, float> && NR % 8 == 0) {
-      for (; j + 8 <= kn; j += 8) {  // 8 channels x 16 positions in registers
-        const float* rows[8];
-        for (int i = 0; i < 8; ++i) rows[i] = dyn + (k0 + j + i) * PQ;
-        int64_t q = 0;
-        for (; q + 16 <= PQ; q += 16) {
-          transpose_8x16(rows, out + q * NR + j, NR);
-          for (auto& r : rows) r += 16;
-        }
-        for (; q < PQ; ++q)
-          for (int i = 0; i < 8; ++i) out[q * NR + j + i] = dyn[(k0 + j + i) * PQ + q];
-      }
-    }
-#endif
-    for (; j < NR; ++j) {
-      const T* src = dyn + (k0 + j) * PQ;
-      for (int64_t q = 0; q < PQ; ++q) out[q * NR + j] = j < kn ? src[q] : T(0);
-    }
-  }
+  for (int64_t n = 0; n < N; ++n)
+    pack_rows_transposed<NR>(dyg + n * K * PQ + kp * NR * PQ, PQ, std::min<int64_t>(NR, Kg - kp * NR), PQ,
+                             dst + n * PQ * NR);
 }
 
 /// Whether the indirect weight gradient should replace the implicit or packed one for p.

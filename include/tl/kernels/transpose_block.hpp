@@ -1,6 +1,8 @@
 #pragma once
-// Small in-register transposes for packing (AVX-512 only; callers keep a scalar path).
+// Transposed packing: a block of rows (channels) laid out as NR-wide panels, with an
+// in-register 8 x 16 transpose on AVX-512 and a scalar path elsewhere.
 #include <cstdint>
+#include <type_traits>
 
 #include "tl/kernels/gemm_config.hpp"
 
@@ -43,5 +45,33 @@ inline void transpose_8x16(const float* const* rows, float* out, int64_t ld) {
 }
 #endif
 
+/// dst[t*NR + j] = j < rows ? src[j*ld + t] : 0 for t < len, j < NR: `rows` (<= NR) rows of `len`
+/// values, ld apart, packed as len lines of NR (the packed operand of a micro-kernel NR wide).
+template <int NR, class T>
+void pack_rows_transposed(const T* src, int64_t ld, int64_t rows, int64_t len, T* dst) {
+  int64_t j = 0;
+#if defined(TL_KERNELS_ISA_AVX512)
+  if constexpr (std::is_same_v<T, float> && NR % 8 == 0) {
+    for (; j + 8 <= rows; j += 8) {  // 8 rows x 16 values in registers
+      const float* r[8];
+      for (int i = 0; i < 8; ++i) r[i] = src + (j + i) * ld;
+      int64_t t = 0;
+      for (; t + 16 <= len; t += 16) {
+        transpose_8x16(r, dst + t * NR + j, NR);
+        for (auto& ri : r) ri += 16;
+      }
+      for (; t < len; ++t)
+        for (int i = 0; i < 8; ++i) dst[t * NR + j + i] = src[(j + i) * ld + t];
+    }
+  }
+#endif
+  for (; j < NR; ++j) {
+    if (j >= rows) {
+      for (int64_t t = 0; t < len; ++t) dst[t * NR + j] = T(0);
+      continue;
+    }
+    for (int64_t t = 0; t < len; ++t) dst[t * NR + j] = src[j * ld + t];
+  }
+}
 
 TL_KERNELS_END

@@ -296,7 +296,10 @@ namespace {
 /// conv2d_forward_indirect called directly; `variant` as in check_epilogue_forward.
 template <class T>
 void check_indirect(const Conv2dParams& p, std::mt19937& rng, double tol, int variant = 2) {
-  check_epilogue_forward<T>(p, rng, tol, variant, tl::kernels::conv2d_forward_indirect<T>, "conv2d_forward_indirect");
+  auto indirect = [](const Conv2dParams& q, const T* x, const T* w, T* y, const tl::kernels::Epilogue<T>& ep) {
+    tl::kernels::conv2d_forward_indirect(q, x, w, y, ep);
+  };
+  check_epilogue_forward<T>(p, rng, tol, variant, indirect, "conv2d_forward_indirect");
 }
 }  // namespace
 
@@ -313,6 +316,40 @@ TEST_CASE(TL_TEST_ISA " conv2d indirect GEMM (positions as rows) matches the ref
   check_indirect<float>(conv(5, 8, 8, 8, 16, 3, 3, 2, 1), rng, 1e-5);        // stride 2
   check_indirect<float>(conv(2, 32, 6, 6, 64, 3, 3, 1, 2, 8, 2), rng, 1e-4); // groups, dilation 2
   check_indirect<float>(conv(40, 8, 5, 5, 8, 3, 3, 1, 1), rng, 1e-5);       // 1000 positions: chunks
+}
+
+namespace {
+/// A 1x1 layer's backward data as the indirect forward of dY reading w as W~^T (IndirectWeights::Transposed).
+template <class T>
+void check_indirect_backward_data(const Conv2dParams& p, std::mt19937& rng, double tol) {
+  Conv2dParams t;
+  REQUIRE(tl::kernels::backward_data_as_forward(p, t));
+  auto w = random_vector<T>(rng, p.K * (p.C / p.groups)), dy = random_vector<T>(rng, p.N * p.K * p.P() * p.Q());
+  std::vector<T> dx(p.N * p.C * p.H * p.W, T(7)), dx_ref(dx.size());
+  INFO(describe(p));
+  tl::kernels::conv2d_forward_indirect(t, dy.data(), w.data(), dx.data(), tl::kernels::Epilogue<T>{},
+                                       tl::kernels::IndirectWeights::Transposed);
+  tl::kernels::conv2d_backward_data_ref(p, dy.data(), w.data(), dx_ref.data());
+  CHECK_MESSAGE(max_rel_error(dx, dx_ref) <= tol, "indirect backward data");
+}
+}  // namespace
+
+TEST_CASE(TL_TEST_ISA " conv2d 1x1 backward data through the indirect GEMM (weight read as it is) matches the reference") {
+  std::mt19937 rng(4242);
+  check_indirect_backward_data<float>(conv(8, 96, 7, 7, 160, 1, 1, 1, 0), rng, 1e-4);     // depth 160, 3 panels
+  check_indirect_backward_data<float>(conv(2, 37, 3, 5, 300, 1, 1, 1, 0), rng, 1e-4);     // depth 300 > KC, 37 outputs
+  check_indirect_backward_data<float>(conv(3, 64, 4, 4, 48, 1, 1, 1, 0, 4), rng, 1e-4);   // groups: 16 -> 12
+  check_indirect_backward_data<double>(conv(4, 40, 6, 6, 24, 1, 1, 1, 0, 2), rng, 1e-12);
+  using tl::kernels::conv2d_indirect_backward_data_preferred;
+  CHECK(conv2d_indirect_backward_data_preferred(conv(8, 2048, 7, 7, 512, 1, 1, 1, 0)));
+  CHECK(conv2d_indirect_backward_data_preferred(conv(32, 512, 4, 4, 2048, 1, 1, 1, 0)));
+  CHECK_FALSE(conv2d_indirect_backward_data_preferred(conv(32, 256, 8, 8, 512, 1, 1, 1, 0)));   // 8x8
+  CHECK_FALSE(conv2d_indirect_backward_data_preferred(conv(32, 512, 7, 7, 2048, 1, 1, 1, 0)));  // 1568 positions
+  CHECK_FALSE(conv2d_indirect_backward_data_preferred(conv(8, 256, 14, 14, 512, 1, 1, 2, 0)));  // stride 2
+  CHECK_FALSE(conv2d_indirect_backward_data_preferred(conv(8, 512, 7, 7, 512, 3, 3, 1, 1)));    // 3x3
+  // Through the dispatching entry point (all three passes).
+  check_conv<float>(conv(8, 128, 7, 7, 256, 1, 1, 1, 0), rng, 1e-4);
+  check_conv<float>(conv(16, 64, 5, 5, 40, 1, 1, 1, 0, 2), rng, 1e-4, false);
 }
 
 namespace {

@@ -110,23 +110,13 @@ inline int64_t bwd_data_image_chunk(int64_t N, int64_t PQ, int threads) {
   return std::min({N, by_cols, PQ * by_threads >= 64 ? by_threads : by_cols});
 }
 
-/// Stride-1 backward data as a forward convolution of dY: dX = conv(dY, W~, padding dil*(R-1) - pad)
-/// with W~[g*Cg + c, k, r, s] = W[g*Kg + k, c, R-1-r, S-1-s] (per group: channels transposed, taps
-/// flipped). Returns false (nothing done) when the geometry does not allow it (stride > 1, or a
-/// padding larger than the dilated kernel's reach).
+/// Stride-1 backward data as a forward convolution of dY (backward_data_as_forward) with W~ written
+/// out. Returns false (nothing done) when the geometry does not allow it.
 template <class T>
 bool conv2d_backward_data_direct(const Conv2dParams& p, const T* dy, const T* w, T* dx) {
-  if (p.stride_h != 1 || p.stride_w != 1 || p.pad_h > p.dil_h * (p.R - 1) || p.pad_w > p.dil_w * (p.S - 1))
-    return false;
+  Conv2dParams t;
+  if (!backward_data_as_forward(p, t)) return false;
   const int64_t G = p.groups, Cg = p.C / G, Kg = p.K / G, RS = p.R * p.S;
-  Conv2dParams t = p;
-  t.C = p.K;
-  t.K = p.C;
-  t.H = p.P();
-  t.W = p.Q();
-  t.pad_h = p.dil_h * (p.R - 1) - p.pad_h;
-  t.pad_w = p.dil_w * (p.S - 1) - p.pad_w;
-  if (t.P() != p.H || t.Q() != p.W) return false;
   T* wt = scratch<T>(Scratch::Flipped, p.C * Kg * RS);
   // In parallel: every stride-1 3x3 layer's backward passes through here (ResNet-18 at 32x32: ~1%
   // of a training step's samples on one thread while the other waited).
@@ -145,6 +135,9 @@ bool conv2d_backward_data_direct(const Conv2dParams& p, const T* dy, const T* w,
 template <class T>
 void conv2d_backward_data_gemm(const Conv2dParams& p0, const T* dy, const T* w, T* dx) {
   using UK = MicroKernel<T>;
+  if (Conv2dParams t; std::is_same_v<T, float> && conv2d_indirect_backward_data_preferred(p0) &&
+                      backward_data_as_forward(p0, t))  // a 1x1 layer's W (K x C) is W~^T: read as it is
+    return conv2d_forward_indirect(t, dy, w, dx, Epilogue<T>{}, IndirectWeights::Transposed);
   const Conv2dParams p = flatten_pointwise(p0);
   const int64_t G = p.groups, Cg = p.C / G, Kg = p.K / G, RS = p.R * p.S, D = Cg * RS;
   const int64_t P = p.P(), Q = p.Q(), PQ = P * Q, HW = p.H * p.W;

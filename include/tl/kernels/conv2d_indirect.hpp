@@ -29,6 +29,22 @@ void pack_weight_t(const T* wg, int64_t Kg, int64_t D, int64_t kp, int64_t d0, i
   pack_rows_transposed<NR>(wg + kp * NR * D + d0, D, std::min<int64_t>(NR, Kg - kp * NR), dn, dst);
 }
 
+/// How conv2d_forward_indirect reads w: as the K x Cg x R x S weight (Forward), or as each group's
+/// W_g^T, D x Kg (Transposed): the layout a 1x1 layer's weight has for its own backward data, which
+/// is then packed with row copies instead of transposes.
+enum class IndirectWeights { Forward, Transposed };
+
+/// Packs taps [d0, d0+dn) of channel panel kp of W_g^T given as it is (wg^T is D x Kg), zero past Kg.
+template <int NR, class T>
+void pack_weight_t_rows(const T* wgt, int64_t Kg, int64_t kp, int64_t d0, int64_t dn, T* dst) {
+  const int64_t k0 = kp * NR, cols = std::min<int64_t>(NR, Kg - k0);
+  for (int64_t d = d0; d < d0 + dn; ++d) {
+    T* out = dst + (d - d0) * NR;
+    std::copy(wgt + d * Kg + k0, wgt + d * Kg + k0 + cols, out);
+    std::fill(out + cols, out + NR, T(0));
+  }
+}
+
 /// Whether the indirect GEMM should run p's forward: output maps of 64 positions or fewer, and
 /// 3x3-like layers up to 14x14. Measured (docs/performance.md, 2 threads, AVX-512, against what ran
 /// before): 1.36-1.47x on 7x7 maps (3x3 and 1x1 layers of ResNet's last stage, and the stride-2
@@ -38,6 +54,17 @@ void pack_weight_t(const T* wg, int64_t Kg, int64_t D, int64_t kp, int64_t d0, i
 inline bool conv2d_indirect_preferred(const Conv2dParams& p) {
   const int64_t PQ = p.P() * p.Q();
   return PQ <= 64 || (p.R * p.S > 1 && PQ <= 196);
+}
+
+/// Whether p's backward data (a 1x1 layer, stride 1, unpadded) should run as the indirect forward
+/// of dY with p's weight read as it is (IndirectWeights::Transposed). Measured (docs/performance.md,
+/// 2 threads, AVX-512, against the packed GEMM that ran before): 1.24-1.54x on maps of 7x7 to 4x4
+/// with up to 1024 positions in the batch (2.2x at batch 1), 0.89-1.17x at 1568; 0.62-0.96x on 8x8
+/// maps, where the packed GEMM's 32-column tiles hold whole images.
+inline bool conv2d_indirect_backward_data_preferred(const Conv2dParams& p) {
+  const int64_t HW = p.H * p.W;
+  return p.R == 1 && p.S == 1 && p.stride_h == 1 && p.stride_w == 1 && p.pad_h == 0 && p.pad_w == 0 && HW < 64 &&
+         p.N * HW <= 1024;
 }
 
 /// The image as the indirect kernels read it: x itself, or (padded) a zero-padded copy of every
@@ -101,9 +128,10 @@ void indirect_rows(const T* base, const int64_t* row_off, int64_t n, const int64
   }
 }
 
-/// y = ep(conv(x, w)) for any geometry; ep per output channel.
+/// y = ep(conv(x, w)) for any geometry; ep per output channel; w laid out as `order` says.
 template <class T>
-void conv2d_forward_indirect(const Conv2dParams& p, const T* x, const T* w, T* y, const Epilogue<T>& ep = {}) {
+void conv2d_forward_indirect(const Conv2dParams& p, const T* x, const T* w, T* y, const Epilogue<T>& ep = {},
+                             IndirectWeights order = IndirectWeights::Forward) {
   using UK = RowsMicroKernel<T>;
   constexpr int64_t MR = UK::mr, NR = UK::nr, KC = GemmBlocking::KC;
   const int64_t G = p.groups, Kg = p.K / G, D = (p.C / G) * p.R * p.S;
@@ -128,7 +156,10 @@ void conv2d_forward_indirect(const Conv2dParams& p, const T* x, const T* w, T* y
       const T* xg = img.group(g);
       for (int64_t d0 = 0; d0 < D; d0 += KC) {  // W^T packed a depth block at a time, into L1
         const int64_t kc = std::min(KC, D - d0);
-        pack_weight_t<NR>(w + g * Kg * D, Kg, D, kp, d0, kc, panel);
+        if (order == IndirectWeights::Transposed)
+          pack_weight_t_rows<NR>(w + g * Kg * D, Kg, kp, d0, kc, panel);
+        else
+          pack_weight_t<NR>(w + g * Kg * D, Kg, D, kp, d0, kc, panel);
         indirect_rows<UK>(xg, img.pos + i0, pn, img.tap + d0, kc, panel, ct, d0 > 0);
       }
       // Y^T block -> y: channel by channel, a run of positions per image

@@ -21,6 +21,23 @@ struct Conv2dParams {
   }
 };
 
+/// The stride-1 backward data of p as a forward convolution t of dY: dX = conv_t(dY, W~) with
+/// t.C = p.K, t.K = p.C, t.H x t.W = P x Q, padding dil*(R-1) - pad, and W~[g*Cg + c, k, r, s] =
+/// W[g*Kg + k, c, R-1-r, S-1-s] (per group: channels swapped, taps flipped). False when the geometry
+/// does not allow it (stride > 1, or a padding larger than the dilated kernel's reach).
+inline bool backward_data_as_forward(const Conv2dParams& p, Conv2dParams& t) {
+  if (p.stride_h != 1 || p.stride_w != 1 || p.pad_h > p.dil_h * (p.R - 1) || p.pad_w > p.dil_w * (p.S - 1))
+    return false;
+  t = p;
+  t.C = p.K;
+  t.K = p.C;
+  t.H = p.P();
+  t.W = p.Q();
+  t.pad_h = p.dil_h * (p.R - 1) - p.pad_h;
+  t.pad_w = p.dil_w * (p.S - 1) - p.pad_w;
+  return t.P() == p.H && t.Q() == p.W;
+}
+
 // Kernel entry points (kernels/conv2d.hpp dispatches to the fastest; kernels/conv2d_ref.hpp is the oracle):
 //   conv2d_forward(p, x, w, b_or_null, y)          y  = conv(x, w) + b        (y overwritten)
 //   conv2d_backward_data(p, dy, w, dx)             dx = conv_transpose(dy, w) (dx overwritten)

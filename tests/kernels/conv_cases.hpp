@@ -394,6 +394,14 @@ TEST_CASE(TL_TEST_ISA " conv2d implicit weight gradient matches the reference") 
   check_implicit_weight_grad<float>(conv(2, 32, 9, 9, 64, 3, 3, 1, 1, 8), rng, 1e-4);     // groups
   check_implicit_weight_grad<float>(conv(2, 5, 9, 8, 6, 5, 3, 1, 0), rng, 1e-4);          // unpadded 5x3
   check_implicit_weight_grad<double>(conv(8, 20, 6, 6, 40, 3, 3, 1, 1), rng, 1e-12);
+  // 16 outputs per group or fewer (16-wide tiles): 128-deep steps with and without a remainder,
+  // both work splits, groups, a stride.
+  check_implicit_weight_grad<float>(conv(4, 16, 32, 32, 16, 3, 3, 1, 1), rng, 1e-4);     // split positions
+  check_implicit_weight_grad<float>(conv(2, 16, 10, 10, 16, 3, 3, 1, 1), rng, 1e-4);     // split outputs, L = 120
+  check_implicit_weight_grad<float>(conv(3, 7, 14, 14, 11, 3, 3, 1, 1), rng, 1e-4);      // K = 11, D = 63
+  check_implicit_weight_grad<float>(conv(2, 24, 15, 15, 24, 3, 3, 1, 1, 3), rng, 1e-4);  // groups: 8 -> 8
+  check_implicit_weight_grad<float>(conv(4, 8, 33, 33, 16, 3, 3, 2, 1), rng, 1e-4);      // stride 2
+  check_implicit_weight_grad<double>(conv(2, 16, 12, 12, 16, 3, 3, 1, 1), rng, 1e-12);
 }
 
 TEST_CASE(TL_TEST_ISA " conv2d implicit weight gradient with strides (phase-split image) matches the reference") {

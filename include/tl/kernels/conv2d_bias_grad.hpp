@@ -16,9 +16,12 @@ void conv2d_bias_grad(const Conv2dParams& p, const T* dy, T* db) {
     double s = 0;  // up to N*P*Q terms: accumulate each image's sum in double
     for (int64_t n = 0; n < p.N; ++n) {
       const T* g = dy + (n * p.K + k) * PQ;
-      T a = T(0);
-      for (int64_t i = 0; i < PQ; ++i) a += g[i];
-      s += a;
+      T lane[16] = {};  // 16 running sums (vectorised; one serial sum measured 12% of a weight gradient)
+      int64_t i = 0;
+      for (; i + 16 <= PQ; i += 16)
+        for (int j = 0; j < 16; ++j) lane[j] += g[i + j];
+      for (; i < PQ; ++i) lane[i % 16] += g[i];
+      for (const T v : lane) s += v;
     }
     db[k] = static_cast<T>(s);
   }

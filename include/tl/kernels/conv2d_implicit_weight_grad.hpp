@@ -65,10 +65,9 @@ inline bool conv2d_implicit_weight_grad_preferred(const Conv2dParams& p, int64_t
   return p.R * p.S > 1 ? kept >= 0.85 : kept >= 0.95 && D >= 2 * Kg;
 }
 
-/// dw (and db when not null) (conv2d_implicit_applies: any geometry), overwritten.
-template <class T>
-void conv2d_backward_weight_implicit(const Conv2dParams& p, const T* x, const T* dy, T* dw, T* db) {
-  using UK = RowsMicroKernel<T>;
+/// conv2d_backward_weight_implicit with the micro-kernel UK.
+template <class UK, class T>
+void conv2d_backward_weight_implicit_with(const Conv2dParams& p, const T* x, const T* dy, T* dw, T* db) {
   constexpr int64_t MR = UK::mr, NR = UK::nr, KC = GemmBlocking::KC;
   const ImplicitGeometry geo(p);
   const int64_t G = p.groups, Cg = geo.Cg, Kg = p.K / G, D = Cg * p.R * p.S;
@@ -181,6 +180,17 @@ void conv2d_backward_weight_implicit(const Conv2dParams& p, const T* x, const T*
     }
     if (db) conv2d_bias_grad(p, dy, db);
   }
+}
+
+/// dw (and db when not null) (conv2d_implicit_applies: any geometry), overwritten. Layers with 16
+/// outputs per group or fewer use tiles 16 wide (NarrowRowsMicroKernel).
+template <class T>
+void conv2d_backward_weight_implicit(const Conv2dParams& p, const T* x, const T* dy, T* dw, T* db) {
+  using Narrow = NarrowRowsMicroKernel<T>;
+  if constexpr (Narrow::nr < RowsMicroKernel<T>::nr) {
+    if (p.K / p.groups <= Narrow::nr) return conv2d_backward_weight_implicit_with<Narrow>(p, x, dy, dw, db);
+  }
+  conv2d_backward_weight_implicit_with<RowsMicroKernel<T>>(p, x, dy, dw, db);
 }
 
 TL_KERNELS_END

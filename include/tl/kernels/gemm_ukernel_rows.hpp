@@ -86,6 +86,48 @@ struct Avx512RowsMicroKernelF32 {
 };
 #endif
 
+#if defined(TL_KERNELS_ISA_AVX512)
+/// AVX-512 float, 8 x 16 (run only): for B panels 16 wide, e.g. the weight gradient of a layer with
+/// 16 outputs, where the 8 x 32 tile would be half empty. Each row has two accumulators, fed from
+/// depths k and k + 64 of each 128-deep step (the second address is the first plus a constant), and
+/// summed at the end: 16 independent chains of multiply-adds, as in the 8 x 32 tile.
+struct Avx512NarrowRowsMicroKernelF32 {
+  static constexpr int mr = 8, nr = 16;
+  static void run(int64_t kc, const float* const* a, const float* __restrict b, int64_t rows, float* __restrict c,
+                  int64_t ldc, bool accumulate) {
+    constexpr int64_t H = 64;
+    const float* r[8];
+#pragma GCC unroll 8
+    for (int i = 0; i < 8; ++i) r[i] = a[i];
+    __m512 c0[8], c1[8];
+#pragma GCC unroll 8
+    for (int i = 0; i < 8; ++i) c0[i] = c1[i] = _mm512_setzero_ps();
+    int64_t k = 0;
+    for (; k + 2 * H <= kc; k += 2 * H)
+      for (int64_t kk = k; kk < k + H; ++kk) {
+        const __m512 b0 = _mm512_loadu_ps(b + kk * 16), b1 = _mm512_loadu_ps(b + (kk + H) * 16);
+#pragma GCC unroll 8
+        for (int i = 0; i < 8; ++i) {
+          c0[i] = _mm512_fmadd_ps(_mm512_set1_ps(r[i][kk]), b0, c0[i]);
+          c1[i] = _mm512_fmadd_ps(_mm512_set1_ps(r[i][kk + H]), b1, c1[i]);
+        }
+      }
+    for (; k < kc; ++k) {
+      const __m512 b0 = _mm512_loadu_ps(b + k * 16);
+#pragma GCC unroll 8
+      for (int i = 0; i < 8; ++i) c0[i] = _mm512_fmadd_ps(_mm512_set1_ps(r[i][k]), b0, c0[i]);
+    }
+#pragma GCC unroll 8
+    for (int i = 0; i < 8; ++i) {
+      if (i >= rows) break;
+      __m512 v = _mm512_add_ps(c0[i], c1[i]);
+      if (accumulate) v = _mm512_add_ps(v, _mm512_loadu_ps(c + i * ldc));
+      _mm512_storeu_ps(c + i * ldc, v);
+    }
+  }
+};
+#endif
+
 #if defined(TL_KERNELS_ISA_AVX2)
 /// AVX2+FMA float, 6 x 16 like Avx2MicroKernelF32.
 struct Avx2RowsMicroKernelF32 {
@@ -143,6 +185,15 @@ struct RowsMicroKernel<double> : GenericRowsMicroKernel<double, 4, 8> {};
 #else
 template <>
 struct RowsMicroKernel<float> : GenericRowsMicroKernel<float, 6, 16> {};
+#endif
+
+/// The row-pointer micro-kernel for B panels at most 16 wide (run only): RowsMicroKernel<T> where
+/// that tile is 16 wide or less already.
+template <class T>
+struct NarrowRowsMicroKernel : RowsMicroKernel<T> {};
+#if defined(TL_KERNELS_ISA_AVX512)
+template <>
+struct NarrowRowsMicroKernel<float> : Avx512NarrowRowsMicroKernelF32 {};
 #endif
 
 TL_KERNELS_END

@@ -1,6 +1,7 @@
 #pragma once
 // Transposed packing: a block of rows (channels) laid out as NR-wide panels, with an
 // in-register 8 x 16 transpose on AVX-512 and a scalar path elsewhere.
+#include <algorithm>
 #include <cstdint>
 #include <type_traits>
 
@@ -65,13 +66,10 @@ void pack_rows_transposed(const T* src, int64_t ld, int64_t rows, int64_t len, T
     }
   }
 #endif
-  for (; j < NR; ++j) {
-    if (j >= rows) {
-      for (int64_t t = 0; t < len; ++t) dst[t * NR + j] = T(0);
-      continue;
-    }
+  for (; j < rows; ++j)
     for (int64_t t = 0; t < len; ++t) dst[t * NR + j] = src[j * ld + t];
-  }
+  if (rows < NR)  // the columns past `rows`: a contiguous run per line
+    for (int64_t t = 0; t < len; ++t) std::fill(dst + t * NR + rows, dst + t * NR + NR, T(0));
 }
 
 TL_KERNELS_END

@@ -162,17 +162,15 @@ void conv2d_forward_indirect(const Conv2dParams& p, const T* x, const T* w, T* y
           pack_weight_t<NR>(w + g * Kg * D, Kg, D, kp, d0, kc, panel);
         indirect_rows<UK>(xg, img.pos + i0, pn, img.tap + d0, kc, panel, ct, d0 > 0);
       }
-      // Y^T block -> y: channel by channel, a run of positions per image
-      const int64_t kn = std::min(NR, Kg - kp * NR);
-      for (int64_t j = 0; j < kn; ++j) {
-        const int64_t k = g * Kg + kp * NR + j;
-        for (int64_t i = 0; i < pn;) {
-          const int64_t n = (i0 + i) / PQ, pq = (i0 + i) % PQ, len = std::min(PQ - pq, pn - i);
-          T* out = y + (n * p.K + k) * PQ + pq;
-          for (int64_t e = 0; e < len; ++e) out[e] = ct[(i + e) * NR + j];
-          if (ep.active()) ep.apply(out, len, k);
-          i += len;
-        }
+      // Y^T block -> y: a run of positions per image, transposed into the panel's channels
+      const int64_t kn = std::min(NR, Kg - kp * NR), k0 = g * Kg + kp * NR;
+      for (int64_t i = 0; i < pn;) {
+        const int64_t n = (i0 + i) / PQ, pq = (i0 + i) % PQ, len = std::min(PQ - pq, pn - i);
+        T* out = y + (n * p.K + k0) * PQ + pq;
+        unpack_rows_transposed<NR>(ct + i * NR, len, kn, out, PQ);
+        if (ep.active())
+          for (int64_t j = 0; j < kn; ++j) ep.apply(out + j * PQ, len, k0 + j);
+        i += len;
       }
     }
   }

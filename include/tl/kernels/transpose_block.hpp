@@ -72,4 +72,27 @@ void pack_rows_transposed(const T* src, int64_t ld, int64_t rows, int64_t len, T
     for (int64_t t = 0; t < len; ++t) std::fill(dst + t * NR + rows, dst + t * NR + NR, T(0));
 }
 
+/// The inverse of pack_rows_transposed: dst[j*ld + t] = src[t*NR + j] for t < len, j < cols (<= NR):
+/// len lines of NR values written back as cols rows of len values, ld apart.
+template <int NR, class T>
+void unpack_rows_transposed(const T* src, int64_t len, int64_t cols, T* dst, int64_t ld) {
+  int64_t t = 0;
+#if defined(TL_KERNELS_ISA_AVX512)
+  if constexpr (std::is_same_v<T, float> && NR % 16 == 0) {
+    for (; t + 8 <= len; t += 8) {  // 8 lines x 16 values in registers
+      int64_t j = 0;
+      for (; j + 16 <= cols; j += 16) {
+        const float* r[8];
+        for (int i = 0; i < 8; ++i) r[i] = src + (t + i) * NR + j;
+        transpose_8x16(r, dst + j * ld + t, ld);
+      }
+      for (; j < cols; ++j)
+        for (int64_t i = 0; i < 8; ++i) dst[j * ld + t + i] = src[(t + i) * NR + j];
+    }
+  }
+#endif
+  for (int64_t j = 0; j < cols; ++j)
+    for (int64_t e = t; e < len; ++e) dst[j * ld + e] = src[e * NR + j];
+}
+
 TL_KERNELS_END

@@ -8,6 +8,7 @@
 // per kernel tap; the indirect convolution (conv2d_indirect.hpp) points them at output positions'
 // windows and reads the taps through off. Either way no im2col copy is made. All MR row pointers
 // must be readable where A is read; rows past `rows` are computed, not stored.
+// NarrowRowsMicroKernel<T> is the same contract (run only) for B panels at most 16 wide.
 #include <cstdint>
 
 #include "tl/kernels/gemm_config.hpp"

@@ -1,6 +1,7 @@
 #pragma once
-// Transposed packing: a block of rows (channels) laid out as NR-wide panels, with an
-// in-register 8 x 16 transpose on AVX-512 and a scalar path elsewhere.
+// Transposed packing: a block of rows (channels) laid out as NR-wide panels (pack_rows_transposed),
+// and back (unpack_rows_transposed), with an in-register 8 x 16 transpose on AVX-512 and a scalar
+// path elsewhere.
 #include <algorithm>
 #include <cstdint>
 #include <type_traits>

@@ -35,11 +35,20 @@ void pack_dy_t(const T* dyn, int64_t Kg, int64_t P, int64_t Q, int64_t Wf, int64
   const int64_t PQ = P * Q;
   for (int64_t kp = 0; kp < Kg; kp += NR) {
     T* panel = dst + kp * nc;
+    const int64_t rows = std::min<int64_t>(NR, Kg - kp);
     for (int64_t l = j0; l < j0 + nc;) {  // runs along one output row, then its wrap positions
       const int64_t p = l / Wf, q = l - p * Wf, len = std::min(Wf - q, j0 + nc - l);
       const int64_t keep = std::clamp<int64_t>(Q - q, 0, len);
+      // Prefetch the next output row of every channel while this one is transposed: runs of Q
+      // values P*Q apart, too short for the hardware prefetcher (perf: 17% of the stem's weight
+      // gradient in these transposes, waiting on memory).
+      if (l + len < j0 + nc)
+        for (int64_t j = 0; j < rows; ++j) {
+          const T* next = dyn + (kp + j) * PQ + (p + 1) * Q;
+          for (int64_t e = 0; e < Q; e += 64 / static_cast<int64_t>(sizeof(T))) __builtin_prefetch(next + e, 0, 3);
+        }
       T* out = panel + (l - j0) * NR;
-      pack_rows_transposed<NR>(dyn + kp * PQ + p * Q + q, PQ, std::min<int64_t>(NR, Kg - kp), keep, out);
+      pack_rows_transposed<NR>(dyn + kp * PQ + p * Q + q, PQ, rows, keep, out);
       for (int64_t t = keep; t < len; ++t)
         for (int64_t jj = 0; jj < NR; ++jj) out[t * NR + jj] = T(0);
       l += len;

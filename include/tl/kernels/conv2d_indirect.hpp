@@ -235,11 +235,8 @@ void conv2d_backward_weight_indirect(const Conv2dParams& p, const T* x, const T*
         const int64_t kc = std::min(KC, NPQ - k0);
         indirect_rows<UK>(xg, img.tap + d0, dn, img.pos + k0, kc, bt + k0 * NR, ct, k0 > 0);
       }
-      const int64_t kn = std::min(NR, Kg - kp * NR);
-      for (int64_t j = 0; j < kn; ++j) {
-        T* out = dw + (g * Kg + kp * NR + j) * D + d0;
-        for (int64_t i = 0; i < dn; ++i) out[i] = ct[i * NR + j];
-      }
+      // dW^T block -> dw (rows of D taps), through register transposes
+      unpack_rows_transposed<NR>(ct, dn, std::min(NR, Kg - kp * NR), dw + (g * Kg + kp * NR) * D + d0, D);
     }
     if (db) conv2d_bias_grad(p, dy, db);
   }

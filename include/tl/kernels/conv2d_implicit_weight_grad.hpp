@@ -49,8 +49,7 @@ void pack_dy_t(const T* dyn, int64_t Kg, int64_t P, int64_t Q, int64_t Wf, int64
         }
       T* out = panel + (l - j0) * NR;
       pack_rows_transposed<NR>(dyn + kp * PQ + p * Q + q, PQ, rows, keep, out);
-      for (int64_t t = keep; t < len; ++t)
-        for (int64_t jj = 0; jj < NR; ++jj) out[t * NR + jj] = T(0);
+      std::fill(out + keep * NR, out + len * NR, T(0));  // the wrap positions: whole lines of zeros
       l += len;
     }
   }

@@ -470,3 +470,52 @@ TEST_CASE(TL_TEST_ISA " conv2d picks the implicit weight gradient only where it 
   CHECK_FALSE(conv2d_implicit_weight_grad_preferred(conv(8, 64, 28, 28, 64, 3, 3, 2, 1), 32));
   CHECK_FALSE(conv2d_implicit_weight_grad_preferred(conv(8, 64, 56, 56, 64, 1, 1, 2, 0), 32));
 }
+
+namespace {
+template <class T>
+void check_dot_weight_grad(const Conv2dParams& p, std::mt19937& rng, double tol) {
+  check_weight_grad_kernel<T>(p, rng, tol, tl::kernels::conv2d_backward_weight_dot<T>, "dot-product weight gradient");
+}
+}  // namespace
+
+TEST_CASE(TL_TEST_ISA " conv2d dot-product weight gradient matches the reference") {
+  std::mt19937 rng(61);
+  for (int i = 0; i < 100; ++i) {
+    const Conv2dParams p = random_conv(rng);  // any stride, padding, dilation, groups
+    check_dot_weight_grad<float>(p, rng, 1e-4);
+    if (i % 4 == 0) check_dot_weight_grad<double>(p, rng, 1e-12);
+  }
+  // Tiles of taps and outputs with and without remainders, positions not a multiple of the
+  // vector, several chunks per image, images read in place, groups, strides, dilation.
+  check_dot_weight_grad<float>(conv(4, 16, 32, 32, 16, 3, 3, 1, 1), rng, 1e-4);      // D = 144, K = 16: whole tiles
+  check_dot_weight_grad<float>(conv(3, 7, 13, 11, 11, 3, 3, 1, 1), rng, 1e-4);       // D = 63, K = 11, L = 141
+  check_dot_weight_grad<float>(conv(2, 6, 60, 70, 5, 3, 3, 1, 1), rng, 1e-4);        // chunks of each image
+  check_dot_weight_grad<float>(conv(3, 16, 30, 30, 8, 1, 1, 1, 0), rng, 1e-4);       // 1x1 read in place
+  check_dot_weight_grad<float>(conv(2, 5, 17, 19, 6, 3, 3, 1, 0), rng, 1e-4);        // 3x3 read in place, L = 253
+  check_dot_weight_grad<float>(conv(2, 128, 12, 12, 128, 3, 3, 1, 1, 32), rng, 1e-4);  // ResNeXt groups of 4
+  check_dot_weight_grad<float>(conv(4, 8, 33, 33, 16, 3, 3, 2, 1), rng, 1e-4);       // stride 2
+  check_dot_weight_grad<float>(conv(2, 3, 40, 38, 16, 7, 7, 2, 3), rng, 1e-4);       // a stem
+  check_dot_weight_grad<float>(conv(2, 8, 12, 12, 8, 3, 3, 1, 2, 1, 2), rng, 1e-4);  // dilation 2
+  check_dot_weight_grad<float>(conv(8, 1, 28, 28, 8, 5, 5, 1, 2), rng, 1e-4);        // LeNet-like, D = 25
+  check_dot_weight_grad<double>(conv(2, 16, 12, 12, 16, 3, 3, 1, 1), rng, 1e-12);
+  check_dot_weight_grad<double>(conv(2, 6, 60, 70, 5, 3, 3, 1, 1), rng, 1e-12);
+}
+
+TEST_CASE(TL_TEST_ISA " conv2d picks the dot-product weight gradient only where it measured faster") {
+  using tl::kernels::conv2d_dot_weight_grad_preferred;
+  if (!tl::kernels::DotMicroKernel<float>::tuned) {  // measured with the AVX-512 micro-kernel only
+    CHECK_FALSE(conv2d_dot_weight_grad_preferred(conv(32, 16, 32, 32, 16, 3, 3, 1, 1)));
+    return;
+  }
+  CHECK(conv2d_dot_weight_grad_preferred(conv(32, 16, 32, 32, 16, 3, 3, 1, 1)));   // 1.10-1.16x
+  CHECK(conv2d_dot_weight_grad_preferred(conv(8, 16, 56, 56, 16, 3, 3, 1, 1)));    // 1.11x
+  CHECK(conv2d_dot_weight_grad_preferred(conv(32, 16, 32, 32, 16, 1, 1, 1, 0)));   // 1.82x
+  CHECK(conv2d_dot_weight_grad_preferred(conv(32, 32, 32, 32, 4, 3, 3, 1, 1)));    // 3.5x
+  CHECK(conv2d_dot_weight_grad_preferred(conv(32, 16, 8, 8, 8, 3, 3, 1, 1)));      // 1.48x
+  CHECK(conv2d_dot_weight_grad_preferred(conv(8, 128, 56, 56, 128, 3, 3, 1, 1, 32)));  // 3.2x
+  CHECK_FALSE(conv2d_dot_weight_grad_preferred(conv(32, 16, 16, 16, 16, 3, 3, 1, 1)));  // 0.91x
+  CHECK_FALSE(conv2d_dot_weight_grad_preferred(conv(32, 16, 32, 32, 16, 3, 3, 2, 1)));  // 0.94x
+  CHECK_FALSE(conv2d_dot_weight_grad_preferred(conv(32, 64, 32, 32, 16, 1, 1, 1, 0)));  // 0.93x
+  CHECK_FALSE(conv2d_dot_weight_grad_preferred(conv(32, 64, 32, 32, 64, 3, 3, 1, 1)));  // 0.85x
+  CHECK_FALSE(conv2d_dot_weight_grad_preferred(conv(8, 3, 224, 224, 64, 7, 7, 2, 3)));  // 0.93x
+}

@@ -23,7 +23,9 @@
 #include <cstring>
 
 #include "tl/kernels/conv2d_params.hpp"
+#include "tl/kernels/copy_run.hpp"
 #include "tl/kernels/gemm_core.hpp"
+#include "tl/kernels/gemm_scratch.hpp"
 
 TL_KERNELS_BEGIN
 
@@ -46,17 +48,17 @@ void copy_phase_rows(const T* src, int64_t H, int64_t W, int64_t ph, int64_t pw,
     T* row = dst + i * Wf;
     const int64_t h = (h0 + i) * sh + a - ph;
     if (h < 0 || h >= H) {
-      std::fill(row, row + Wf, T(0));
+      zero_run(row, Wf);
       continue;
     }
-    std::fill(row, row + j_lo, T(0));
+    zero_run(row, j_lo);
     const T* in = src + h * W + j_lo * sw + b - pw;
     if (sw == 1) {
-      std::memcpy(row + j_lo, in, static_cast<size_t>(j_hi - j_lo) * sizeof(T));
+      copy_run(row + j_lo, in, j_hi - j_lo);
     } else {
       for (int64_t j = j_lo; j < j_hi; ++j) row[j] = in[(j - j_lo) * sw];
     }
-    std::fill(row + j_hi, row + Wf, T(0));
+    zero_run(row + j_hi, Wf - j_hi);
   }
 }
 
@@ -119,6 +121,22 @@ struct ImplicitGeometry {
   template <class T>
   void clear_slack(T* end, int64_t nr) const {
     std::fill(end, end + slack(nr), T(0));
+  }
+  /// Where a task reading positions [j0, j0 + nc) of one image's group xg, nr at a time, finds them:
+  /// in place (xg, with off[] over H*W planes, set once by the caller) when not `copied`, else in a
+  /// copy of their window in the thread's Padded scratch (off[] set here over its planes). Position l
+  /// of tap d is at src[base + off[d] + l - j0].
+  template <class T>
+  const T* task_source(const T* xg, int64_t j0, int64_t nc, int64_t nr, int64_t* off, int64_t& base) const {
+    base = j0;
+    if (!copied) return xg;
+    const ImplicitWindow win = window(j0, nc);
+    T* buf = scratch<T>(Scratch::Padded, win.size + slack(nr));
+    copy_window(xg, win, buf);
+    clear_slack(buf + win.size, nr);
+    tap_offsets(win.plane, off);
+    base = win.base;
+    return buf;
   }
 
  private:

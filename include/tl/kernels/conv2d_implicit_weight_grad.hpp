@@ -141,31 +141,16 @@ void conv2d_backward_weight_implicit_with(const Conv2dParams& p, const T* x, con
   T** partials = scratch<T*>(Scratch::Columns, threads);  // not Partial: the master's own dW^T uses that
 #pragma omp parallel num_threads(threads) if (threads > 1)
   {
-    int tid = 0, nt = 1;
-#ifdef _OPENMP
-    tid = omp_get_thread_num();
-    nt = omp_get_num_threads();
-#endif
-    T* part = scratch<T>(Scratch::Partial, G * D * Kpad);  // this thread's dW^T: [g][d][Kpad]
-    std::fill(part, part + G * D * Kpad, T(0));
-    partials[tid] = part;
+    int nt = 1;
+    T* part = private_sums(Scratch::Partial, G * D * Kpad, partials, nt);  // this thread's dW^T: [g][d][Kpad]
     int64_t* off = scratch<int64_t>(Scratch::Offsets, D);
     if (!geo.copied) geo.tap_offsets(HW, off);
 #pragma omp for schedule(dynamic)
     for (int64_t t = 0; t < G * p.N * col_tasks; ++t) {
       const int64_t g = t / (p.N * col_tasks), n = (t / col_tasks) % p.N, j0 = (t % col_tasks) * cols;
       const int64_t nc = std::min(cols, L - j0);
-      const T* src = x + (n * p.C + g * Cg) * HW;
-      int64_t base = j0;
-      if (geo.copied) {
-        const ImplicitWindow win = geo.window(j0, nc);
-        T* buf = scratch<T>(Scratch::Padded, win.size + geo.slack(NR));
-        geo.copy_window(x + (n * p.C + g * Cg) * HW, win, buf);
-        geo.clear_slack(buf + win.size, NR);
-        geo.tap_offsets(win.plane, off);
-        src = buf;
-        base = win.base;
-      }
+      int64_t base = 0;
+      const T* src = geo.task_source(x + (n * p.C + g * Cg) * HW, j0, nc, NR, off, base);
       T* bt = scratch<T>(Scratch::PackedB, Kpad * nc);
       pack_dy_t<NR>(dy + (n * p.K + g * Kg) * PQ, Kg, P, Q, Wf, j0, nc, bt);
       T* pg = part + g * D * Kpad;

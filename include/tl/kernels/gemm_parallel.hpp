@@ -4,6 +4,7 @@
 #include <cstdint>
 
 #include "tl/kernels/gemm_core.hpp"
+#include "tl/kernels/gemm_scratch.hpp"
 
 #ifdef _OPENMP
 #include <omp.h>
@@ -17,6 +18,23 @@ inline int kernel_threads() {
 #else
   return 1;
 #endif
+}
+
+/// Inside a parallel region: the calling thread's zeroed private block of n values (in scratch
+/// `slot`), published as shared[thread] so that after the next barrier any thread can sum every
+/// thread's block; `team` is set to the number of threads.
+template <class T>
+T* private_sums(Scratch slot, int64_t n, T** shared, int& team) {
+  int thread = 0;
+  team = 1;
+#ifdef _OPENMP
+  thread = omp_get_thread_num();
+  team = omp_get_num_threads();
+#endif
+  T* part = scratch<T>(slot, n);
+  std::fill(part, part + n, T(0));
+  shared[thread] = part;
+  return part;
 }
 
 /// Tasks over an M x N output (depth D): column chunks (multiples of NR) times row chunks (multiples

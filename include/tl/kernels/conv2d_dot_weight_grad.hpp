@@ -7,8 +7,10 @@
 // vector direction: here a vector holds 16 positions (DotMicroKernel), not 16 or 32 outputs, so a
 // layer with 16 outputs fills it and a multiply-add needs no broadcast.
 //
-// Each task owns (group, image, chunk of positions) and adds into its thread's private sums, kept
-// in V lanes per (d, k); the sums of all threads and lanes are written into dW at the end.
+// Each task owns (group, image, chunk of output rows) and adds into its thread's private sums,
+// kept in V lanes per (d, k); the sums of all threads and lanes are written into dW at the end.
+// Output rows of one or two whole vectors (16 or 32 positions) are walked row by row, reading dY
+// in place and computing no wrap position (1.18-1.20x over the flat walk on 32x16x32x32 k16).
 #include <algorithm>
 #include <cstdint>
 #include <cstring>
@@ -43,17 +45,20 @@ void pack_dy_flat(const T* dyn, int64_t Kg, int64_t P, int64_t Q, int64_t Wf, in
 }
 
 /// Whether the dot-product weight gradient should replace the GEMM ones for p (float, 2 threads,
-/// measured with the AVX-512 micro-kernel; docs/performance.md): with 8 outputs per group or fewer,
-/// 1.3-3.5x on every layer measured (ResNeXt's groups of 4 outputs: 1.5-3.2x); with 9 to 24, 1.07-1.19x
-/// on stride-1 layers over maps of 28x28 and more (90% of the computed positions kept) and 1.8x on
-/// 1x1 layers with 16 input channels, but 0.87-0.94x on 16x16 and 8x8 maps, at stride 2, and on 1x1
-/// layers with 64 input channels.
+/// measured with the AVX-512 micro-kernel against what ran before; docs/performance.md):
+///   8 outputs per group or fewer: 1.02-3.55x on every layer measured (ResNeXt's groups of 4
+///     outputs: 1.6-3.4x);
+///   1x1 layers with 32 input channels or fewer: 1.67-2.63x (0.76x with 64);
+///   9 to 24 outputs, stride 1: 1.10-1.26x on 3x3 layers over maps of 28x28 and more (90% of the
+///     computed positions kept), 1.21-2.13x on 5x5 layers; 0.83-0.94x on 16x16 and 8x8 maps;
+///   stride 2: 0.96x with 16 outputs (1.08x on a stem).
 inline bool conv2d_dot_weight_grad_preferred(const Conv2dParams& p) {
   if (!DotMicroKernel<float>::tuned || !conv2d_implicit_applies(p)) return false;
   const int64_t Kg = p.K / p.groups, D = (p.C / p.groups) * p.R * p.S;
   if (Kg <= 8) return true;
-  if (Kg > 24 || p.stride_h > 1 || p.stride_w > 1) return false;
-  return p.R * p.S > 1 ? ImplicitGeometry(p).kept(DotMicroKernel<float>::lanes) >= 0.9 : D <= 32;
+  if (p.stride_h > 1 || p.stride_w > 1) return false;
+  if (p.R * p.S == 1) return D <= 32 && Kg <= 32;
+  return Kg <= 24 && (p.R * p.S >= 25 || ImplicitGeometry(p).kept(DotMicroKernel<float>::lanes) >= 0.9);
 }
 
 /// dw (and db when not null) (conv2d_implicit_applies: any geometry), overwritten, with the
@@ -66,8 +71,12 @@ void conv2d_backward_weight_dot_with(const Conv2dParams& p, const T* x, const T*
   const int64_t P = p.P(), Q = p.Q(), PQ = P * Q, HW = p.H * p.W, Wf = geo.Wf, L = geo.L;
   const int64_t dtiles = ceil_div(D, DT), ktiles = ceil_div(Kg, KT), sums = G * dtiles * ktiles * tile;
   const int threads = kernel_threads();
+  // Tasks own chunks of whole output rows. Rows of one or two whole vectors (Q = 16 or 32, as in
+  // CIFAR's ResNets) are walked row by row with dY read in place; other maps as one run of flat
+  // positions over a copy of dY with zeros at the wrap positions.
+  const bool by_rows = Q == V || Q == 2 * V;
   const ImplicitTasks plan = plan_implicit_tasks(1, L, Kg, geo.planes(), 1, threads, V, V);
-  const int64_t cols = plan.cols, col_tasks = ceil_div(L, cols);
+  const int64_t rows = std::clamp<int64_t>(plan.cols / Wf, 1, P), row_tasks = ceil_div(P, rows);
   T** partials = scratch<T*>(Scratch::Columns, threads);
 #pragma omp parallel num_threads(threads) if (threads > 1)
   {
@@ -76,15 +85,21 @@ void conv2d_backward_weight_dot_with(const Conv2dParams& p, const T* x, const T*
     int64_t* off = scratch<int64_t>(Scratch::Offsets, D);
     if (!geo.copied) geo.tap_offsets(HW, off);
 #pragma omp for schedule(dynamic)
-    for (int64_t t = 0; t < G * p.N * col_tasks; ++t) {
-      const int64_t g = t / (p.N * col_tasks), n = (t / col_tasks) % p.N, j0 = (t % col_tasks) * cols;
-      const int64_t nc = std::min(cols, L - j0);
+    for (int64_t t = 0; t < G * p.N * row_tasks; ++t) {
+      const int64_t g = t / (p.N * row_tasks), n = (t / row_tasks) % p.N, p0 = (t % row_tasks) * rows;
+      const int64_t pn = std::min(rows, P - p0), j0 = p0 * Wf, nc = (pn - 1) * Wf + Q;  // flat positions
       int64_t base = 0;
       const T* src = geo.task_source(x + (n * p.C + g * Cg) * HW, j0, nc, V, off, base);
-      // dY rows padded with zeros to whole vectors; a copied window is readable that far (its slack)
-      const int64_t ld = round_up(nc, V), steps = geo.copied ? ld : nc;
-      T* dyg = scratch<T>(Scratch::PackedB, Kg * ld);
-      pack_dy_flat(dy + (n * p.K + g * Kg) * PQ, Kg, P, Q, Wf, j0, nc, ld, dyg);
+      const T* dyg = dy + (n * p.K + g * Kg) * PQ + p0 * Q;
+      int64_t ld = PQ, steps = nc;
+      if (!by_rows) {
+        // dY rows padded with zeros to whole vectors; a copied window is readable that far (its slack)
+        ld = round_up(nc, V);
+        if (geo.copied) steps = ld;
+        T* buf = scratch<T>(Scratch::PackedB, Kg * ld);
+        pack_dy_flat(dy + (n * p.K + g * Kg) * PQ, Kg, P, Q, Wf, j0, nc, ld, buf);
+        dyg = buf;
+      }
       for (int64_t kt = 0; kt < ktiles; ++kt) {
         const T* yrows[KT];
         for (int64_t j = 0; j < KT; ++j) yrows[j] = dyg + std::min(kt * KT + j, Kg - 1) * ld;  // surplus rows repeat
@@ -92,7 +107,10 @@ void conv2d_backward_weight_dot_with(const Conv2dParams& p, const T* x, const T*
           const T* xrows[DT];
           for (int64_t i = 0; i < DT; ++i) xrows[i] = src + base + off[std::min(dt * DT + i, D - 1)];
           T* out = part + ((g * dtiles + dt) * ktiles + kt) * tile;
-          UK::run(1, steps, xrows, 0, yrows, 0, out);
+          if (by_rows)
+            UK::run(pn, Q, xrows, Wf, yrows, Q, out);
+          else
+            UK::run(1, steps, xrows, 0, yrows, 0, out);
         }
       }
     }

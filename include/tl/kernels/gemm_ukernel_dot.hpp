@@ -54,13 +54,13 @@ struct Avx512DotMicroKernelF32 {
     for (int i = 0; i < DT; ++i)
 #pragma GCC unroll 8
       for (int j = 0; j < KT; ++j) acc[i][j] = _mm512_setzero_ps();
-    auto step = [&](int64_t l, __mmask16 m) {
+    auto step = [&](int64_t lx, int64_t ly, __mmask16 m) {
       __m512 yv[KT];
 #pragma GCC unroll 8
-      for (int j = 0; j < KT; ++j) yv[j] = _mm512_maskz_loadu_ps(m, yr[j] + l);
+      for (int j = 0; j < KT; ++j) yv[j] = _mm512_maskz_loadu_ps(m, yr[j] + ly);
 #pragma GCC unroll 8
       for (int i = 0; i < DT; ++i) {
-        __m512 xv = _mm512_maskz_loadu_ps(m, xr[i] + l);
+        __m512 xv = _mm512_maskz_loadu_ps(m, xr[i] + lx);
         // Keep x in a register: GCC otherwise folds the load into each of the KT multiply-adds,
         // KT unaligned loads instead of one (0.5x the throughput).
         __asm__("" : "+v"(xv));
@@ -68,15 +68,19 @@ struct Avx512DotMicroKernelF32 {
         for (int j = 0; j < KT; ++j) acc[i][j] = _mm512_fmadd_ps(xv, yv[j], acc[i][j]);
       }
     };
-    const __mmask16 tail = static_cast<__mmask16>((1u << (n % 16)) - 1);
-    for (int64_t r = 0; r < rows; ++r) {
-      int64_t l = 0;
-      for (; l + 16 <= n; l += 16) step(l, 0xFFFF);
-      if (l < n) step(l, tail);
-#pragma GCC unroll 8
-      for (int i = 0; i < DT; ++i) xr[i] += xs;
-#pragma GCC unroll 8
-      for (int j = 0; j < KT; ++j) yr[j] += ys;
+    if (n == 32 || n == 16) {  // rows of whole vectors (output rows 16 or 32 wide): one loop, no tail
+      const int64_t v = n / 16;
+      for (int64_t r = 0, lx = 0, ly = 0; r < rows; ++r, lx += xs, ly += ys) {
+        step(lx, ly, 0xFFFF);
+        if (v == 2) step(lx + 16, ly + 16, 0xFFFF);
+      }
+    } else {
+      const __mmask16 tail = static_cast<__mmask16>((1u << (n % 16)) - 1);
+      for (int64_t r = 0, lx = 0, ly = 0; r < rows; ++r, lx += xs, ly += ys) {
+        int64_t l = 0;
+        for (; l + 16 <= n; l += 16) step(lx + l, ly + l, 0xFFFF);
+        if (l < n) step(lx + l, ly + l, tail);
+      }
     }
 #pragma GCC unroll 8
     for (int i = 0; i < DT; ++i)

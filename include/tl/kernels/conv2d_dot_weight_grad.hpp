@@ -3,9 +3,9 @@
 //   dW_g[k, d] = sum over flat positions l of X_win[d, l] * dY_g[k, l]
 // over the flat positions l = p*Wf + q of the zero-padded (when strided, phase-split) image, as in
 // conv2d_implicit_weight_grad.hpp: row d = (c, r, s) of X_win is a plane shifted by off[d], and dY
-// is copied into rows Wf wide with zeros at the wrap positions q >= Q. The difference is the
-// vector direction: here a vector holds 16 positions (DotMicroKernel), not 16 or 32 outputs, so a
-// layer with 16 outputs fills it and a multiply-add needs no broadcast.
+// is read with zeros at the wrap positions q >= Q. The difference is the vector direction: here a
+// vector holds 16 positions (DotMicroKernel), not 16 or 32 outputs, so a layer with 16 outputs
+// fills it and a multiply-add needs no broadcast.
 //
 // Each task owns (group, image, chunk of output rows) and adds into its thread's private sums,
 // kept in V lanes per (d, k); the sums of all threads and lanes are written into dW at the end.
@@ -13,7 +13,6 @@
 // in place and computing no wrap position (1.18-1.20x over the flat walk on 32x16x32x32 k16).
 #include <algorithm>
 #include <cstdint>
-#include <cstring>
 
 #include "tl/kernels/conv2d_bias_grad.hpp"
 #include "tl/kernels/conv2d_implicit_geometry.hpp"
@@ -26,8 +25,8 @@
 TL_KERNELS_BEGIN
 
 /// Copies dY of one image's group for flat positions [j0, j0+nc) into Kg rows `ld` apart:
-/// dst[k*ld + l - j0] = dY[k, p, q] for l = p*Wf + q with q < Q, else 0 (up to l = j0 + ld). dyn points at the group's
-/// channel 0 (channels P*Q apart).
+/// dst[k*ld + l - j0] = dY[k, p, q] for l = p*Wf + q with q < Q, else 0 (up to l = j0 + ld).
+/// dyn points at the group's channel 0 (channels P*Q apart).
 template <class T>
 void pack_dy_flat(const T* dyn, int64_t Kg, int64_t P, int64_t Q, int64_t Wf, int64_t j0, int64_t nc, int64_t ld,
                   T* dst) {

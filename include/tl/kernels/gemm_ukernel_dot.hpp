@@ -1,8 +1,9 @@
 #pragma once
 // Dot-product micro-kernels: DT x KT dot products of rows n values long, vectorised along the rows.
 //   run(rows, n, x, xs, y, ys, out): out[(i*KT + j)*V + v] += the sum over rows r < rows and
-//   l < n, l % V == v, of x[i][r*xs + l] * y[j][r*ys + l], for i < DT, j < KT; V = lanes. Each of the DT*KT sums stays in V lanes (reduced by the caller,
-//   once at the end), so a step is DT + KT loads for DT*KT multiply-adds and no broadcast.
+//   l < n, l % V == v, of x[i][r*xs + l] * y[j][r*ys + l], for i < DT, j < KT; V = lanes.
+// Each of the DT*KT sums stays in V lanes (reduced by the caller, once at the end), so a step is
+// DT + KT loads for DT*KT multiply-adds and no broadcast.
 // The weight gradient of layers with few outputs (conv2d_dot_weight_grad.hpp) runs on it: there the
 // GEMM tiles, whose columns are the outputs, are narrow and need a broadcast per multiply-add.
 // Rows are read exactly n values long (the AVX-512 tail is a masked load).

@@ -20,7 +20,6 @@
 // stride-1 images are read in place, with no copy.
 #include <algorithm>
 #include <cstdint>
-#include <cstring>
 
 #include "tl/kernels/conv2d_params.hpp"
 #include "tl/kernels/copy_run.hpp"

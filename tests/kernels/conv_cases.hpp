@@ -366,6 +366,17 @@ void check_weight_grad_kernel(const Conv2dParams& p, std::mt19937& rng, double t
   CHECK_MESSAGE(max_rel_error(db, db_ref) <= tol, "bias gradient");
 }
 
+/// check(p, T(), tol) on 100 random geometries (any stride, padding, dilation, groups): in float,
+/// and every 4th also in double.
+template <class Check>
+void on_random_geometries(std::mt19937& rng, Check check) {
+  for (int i = 0; i < 100; ++i) {
+    const Conv2dParams p = random_conv(rng);
+    check(p, float(), 1e-4);
+    if (i % 4 == 0) check(p, double(), 1e-12);
+  }
+}
+
 template <class T>
 void check_implicit_weight_grad(const Conv2dParams& p, std::mt19937& rng, double tol) {
   check_weight_grad_kernel<T>(p, rng, tol, tl::kernels::conv2d_backward_weight_implicit<T>, "implicit weight gradient");
@@ -430,11 +441,9 @@ void check_indirect_weight_grad(const Conv2dParams& p, std::mt19937& rng, double
 
 TEST_CASE(TL_TEST_ISA " conv2d indirect weight gradient matches the reference") {
   std::mt19937 rng(53);
-  for (int i = 0; i < 100; ++i) {
-    const Conv2dParams p = random_conv(rng);  // any stride, padding, dilation, groups
-    check_indirect_weight_grad<float>(p, rng, 1e-4);
-    if (i % 4 == 0) check_indirect_weight_grad<double>(p, rng, 1e-12);
-  }
+  on_random_geometries(rng, [&](const Conv2dParams& p, auto type, double tol) {
+    check_indirect_weight_grad<decltype(type)>(p, rng, tol);
+  });
   check_indirect_weight_grad<float>(conv(8, 64, 7, 7, 96, 3, 3, 1, 1), rng, 1e-4);   // 392 positions > KC, 3 panels
   check_indirect_weight_grad<float>(conv(3, 300, 4, 4, 40, 1, 1, 1, 0), rng, 1e-4);  // unpadded, K = 40
   check_indirect_weight_grad<float>(conv(5, 8, 8, 8, 16, 3, 3, 2, 1), rng, 1e-4);    // stride 2
@@ -480,11 +489,9 @@ void check_dot_weight_grad(const Conv2dParams& p, std::mt19937& rng, double tol)
 
 TEST_CASE(TL_TEST_ISA " conv2d dot-product weight gradient matches the reference") {
   std::mt19937 rng(61);
-  for (int i = 0; i < 100; ++i) {
-    const Conv2dParams p = random_conv(rng);  // any stride, padding, dilation, groups
-    check_dot_weight_grad<float>(p, rng, 1e-4);
-    if (i % 4 == 0) check_dot_weight_grad<double>(p, rng, 1e-12);
-  }
+  on_random_geometries(rng, [&](const Conv2dParams& p, auto type, double tol) {
+    check_dot_weight_grad<decltype(type)>(p, rng, tol);
+  });
   // Tiles of taps and outputs with and without remainders, positions not a multiple of the
   // vector, several chunks per image, images read in place, groups, strides, dilation.
   check_dot_weight_grad<float>(conv(4, 16, 32, 32, 16, 3, 3, 1, 1), rng, 1e-4);      // D = 144, K = 16: whole tiles

@@ -230,7 +230,7 @@ TEST_CASE(TL_TEST_ISA " conv2d implicit GEMM (stride 1, image read in place) mat
     ++checked;
   }
   CHECK(checked == 100);
-  check_implicit<float>(conv(2, 3, 7, 50, 5, 1, 1, 1, 0), rng, 1e-5);      // 1x1 unpadded: written in place, 350 = 10*32 + 30
+  check_implicit<float>(conv(2, 3, 7, 50, 5, 1, 1, 1, 0), rng, 1e-5);      // 1x1 unpadded: in place, 350 = 10*32 + 30
   check_implicit<float>(conv(2, 40, 9, 11, 37, 3, 3, 1, 1), rng, 1e-4, 7);  // depth 360 > KC, K = 37 (row tail)
   check_implicit<float>(conv(1, 300, 3, 3, 5, 1, 1, 1, 0), rng, 1e-4);     // pointwise depth 300 > KC, in place
   check_implicit<float>(conv(9, 6, 5, 5, 8, 3, 3, 1, 1), rng, 1e-5);       // small maps: several images per task
@@ -244,6 +244,59 @@ TEST_CASE(TL_TEST_ISA " conv2d implicit GEMM (stride 1, image read in place) mat
   asym.pad_h = 1;
   asym.pad_w = 2;
   check_implicit<float>(asym, rng, 1e-5, 13);
+}
+
+TEST_CASE(TL_TEST_ISA " conv2d implicit GEMM computes the partial last tiles of 1x1 layers together") {
+  using tl::kernels::pointwise_tail;
+  constexpr int64_t nr = tl::kernels::OffsetMicroKernel<float>::nr;
+  std::mt19937 rng(41);
+  // 14x14 and 10x10 maps end 4 pixels past a whole tile of 32 (and of 16): those of 8 images fill one
+  const Conv2dParams resnet = conv(8, 40, 14, 14, 24, 1, 1, 1, 0);
+  REQUIRE(pointwise_tail(resnet, nr) == 4);
+  for (int v : {0, 2, 7, 15}) check_implicit<float>(resnet, rng, 1e-4, v);
+  const Conv2dParams deep = conv(9, 300, 10, 10, 37, 1, 1, 1, 0);  // depth 300 > KC, K = 37, 36 tail pixels
+  REQUIRE(pointwise_tail(deep, nr) == 4);
+  check_implicit<float>(deep, rng, 1e-4, 15);
+  const Conv2dParams groups = conv(8, 32, 10, 10, 16, 1, 1, 1, 0, 4);
+  REQUIRE(pointwise_tail(groups, nr) == 4);
+  check_implicit<float>(groups, rng, 1e-4, 7);
+  const Conv2dParams odd = conv(3, 16, 7, 50, 11, 1, 1, 1, 0);  // 350 pixels: tails of 30 (14 with tiles of 16)
+  REQUIRE(pointwise_tail(odd, nr) > 0);
+  check_implicit<float>(odd, rng, 1e-4, 11);
+  const Conv2dParams wide = conv(8, 12, 10, 10, 10, 1, 1, 1, 0);
+  REQUIRE(pointwise_tail(wide, tl::kernels::OffsetMicroKernel<double>::nr) > 0);
+  check_implicit<double>(wide, rng, 1e-12, 15);
+  // through the dispatcher, which picks the implicit GEMM for these
+  for (int v : {3, 14}) check_conv_epilogue<float>(conv(8, 24, 10, 10, 20, 1, 1, 1, 0), rng, 1e-4, v);
+  // too few tail pixels to fill a tile together (one image), or none (56x56 = 98 tiles)
+  CHECK(pointwise_tail(conv(1, 40, 14, 14, 24, 1, 1, 1, 0), nr) == 0);
+  CHECK(pointwise_tail(conv(8, 40, 56, 56, 24, 1, 1, 1, 0), 32) == 0);
+  CHECK(pointwise_tail(conv(8, 40, 14, 14, 24, 3, 3, 1, 1), nr) == 0);  // 3x3: wrap columns, not tails
+  check_implicit<float>(conv(1, 40, 14, 14, 24, 1, 1, 1, 0), rng, 1e-4, 15);
+}
+
+TEST_CASE(TL_TEST_ISA " conv2d runs strided 1x1 layers on the subsampled image") {
+  using tl::kernels::conv2d_subsample_preferred;
+  std::mt19937 rng(43);
+  const Conv2dParams down = conv(2, 16, 19, 19, 24, 1, 1, 2, 0);  // 10x10 outputs
+  REQUIRE(conv2d_subsample_preferred(down));
+  check_conv<float>(down, rng, 1e-4, true);
+  for (int v : {7, 15}) check_conv_epilogue<float>(down, rng, 1e-4, v);
+  Conv2dParams uneven = conv(3, 8, 31, 26, 12, 1, 1, 2, 0, 4);  // strides 3 and 2, groups
+  uneven.stride_h = 3;
+  REQUIRE(conv2d_subsample_preferred(uneven));
+  check_conv<float>(uneven, rng, 1e-4, false);
+  check_conv_epilogue<float>(uneven, rng, 1e-4, 15);
+  const Conv2dParams wide = conv(2, 8, 8, 8, 512, 1, 1, 2, 0);  // 4x4 outputs, 512 of them
+  REQUIRE(conv2d_subsample_preferred(wide));
+  check_conv_epilogue<float>(wide, rng, 1e-4, 3);
+  CHECK(conv2d_subsample_preferred(conv(8, 256, 56, 56, 512, 1, 1, 2, 0)));     // ResNet-50's shortcuts
+  CHECK(conv2d_subsample_preferred(conv(8, 1024, 14, 14, 2048, 1, 1, 2, 0)));
+  CHECK(conv2d_subsample_preferred(conv(8, 64, 56, 56, 128, 1, 1, 2, 0)));      // ResNet-18's
+  CHECK_FALSE(conv2d_subsample_preferred(conv(32, 128, 16, 16, 256, 1, 1, 2, 0)));  // 8x8 outputs: 0.85x
+  CHECK_FALSE(conv2d_subsample_preferred(conv(8, 64, 56, 56, 128, 3, 3, 2, 1)));    // 3x3
+  CHECK_FALSE(conv2d_subsample_preferred(conv(8, 64, 56, 56, 128, 1, 1, 2, 1)));    // padded
+  CHECK_FALSE(conv2d_subsample_preferred(conv(8, 64, 56, 56, 128, 1, 1, 1, 0)));    // stride 1
 }
 
 TEST_CASE(TL_TEST_ISA " conv2d implicit GEMM with strides (phase-split image) matches the reference") {
@@ -284,6 +337,9 @@ TEST_CASE(TL_TEST_ISA " conv2d picks the implicit GEMM only where it measured fa
   CHECK(conv2d_implicit_preferred(conv(8, 256, 56, 56, 64, 1, 1, 1, 0), 32));
   CHECK(conv2d_implicit_preferred(conv(8, 512, 7, 7, 512, 3, 3, 1, 1), 32));    // 49 of 64 kept, 3x3
   CHECK_FALSE(conv2d_implicit_preferred(conv(8, 2048, 7, 7, 512, 1, 1, 1, 0), 32));  // 49 of 64, 1x1
+  CHECK(conv2d_implicit_preferred(conv(8, 1024, 14, 14, 256, 1, 1, 1, 0), 32));    // tails gathered
+  CHECK(conv2d_implicit_preferred(conv(8, 1024, 10, 10, 256, 1, 1, 1, 0), 32));    // tails gathered
+  CHECK_FALSE(conv2d_implicit_preferred(conv(4, 1024, 10, 10, 256, 1, 1, 1, 0), 32));  // 100 of 128, no gather
   CHECK_FALSE(conv2d_implicit_preferred(conv(32, 256, 8, 8, 256, 3, 3, 1, 1), 32));  // 64 of 96
   CHECK(conv2d_implicit_preferred(conv(8, 3, 224, 224, 64, 7, 7, 2, 3), 32));       // stem: phase-split
   CHECK_FALSE(tl::kernels::conv2d_implicit_applies(conv(1, 2, 300, 300, 4, 3, 3, 65, 0)));  // phases: 64-bit mask

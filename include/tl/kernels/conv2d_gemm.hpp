@@ -4,7 +4,9 @@
 //                     output maps of 64 positions or fewer run as an indirect GEMM instead
 //                     (conv2d_indirect.hpp: Y_g^T with positions as rows), and layers on larger
 //                     maps where it measured faster as an implicit GEMM (conv2d_implicit.hpp:
-//                     X_col read in place, not packed; strided ones over a phase-split image)
+//                     X_col read in place, not packed; strided ones over a phase-split image);
+//                     strided 1x1 layers as a stride-1 one over the subsampled image
+//                     (conv2d_subsample.hpp)
 //   backward data:    stride 1: dX = conv(dY, W~) with W~ the channel-transposed, tap-flipped
 //                     weights (a forward convolution, no col2im); 1x1 stride 1 unpadded is the
 //                     special case dX_g = W_g^T * dY_g; otherwise (stride > 1)
@@ -25,6 +27,7 @@
 #include "tl/kernels/conv2d_indirect.hpp"
 #include "tl/kernels/conv2d_implicit_weight_grad.hpp"
 #include "tl/kernels/conv2d_params.hpp"
+#include "tl/kernels/conv2d_subsample.hpp"
 #include "tl/kernels/gemm.hpp"
 #include "tl/kernels/gemm_core.hpp"
 #include "tl/kernels/gemm_pack.hpp"
@@ -72,9 +75,16 @@ void conv_as_gemm(const Conv2dParams& p, const T* src, const T* a, int64_t a_gs,
 /// y = conv(x, w), then ep per output channel (bias, inference BN, ReLU) applied while each output
 /// block is in cache (no extra pass over y). In float, small output maps run as an indirect GEMM
 /// (conv2d_indirect.hpp), layers whose maps suit it as an implicit GEMM (conv2d_implicit.hpp), the
-/// others as the packed GEMM with im2col in the packing.
+/// others as the packed GEMM with im2col in the packing; strided 1x1 layers first subsample the
+/// image (conv2d_subsample.hpp).
 template <class T>
 void conv2d_forward_gemm_ep(const Conv2dParams& p0, const T* x, const T* w, T* y, const Epilogue<T>& ep) {
+  if (std::is_same_v<T, float> && conv2d_subsample_preferred(p0)) {
+    const Conv2dParams q = subsampled(p0);
+    T* xs = scratch<T>(Scratch::Subsampled, q.N * q.C * q.H * q.W);
+    subsample_image(p0, x, xs);
+    return conv2d_forward_gemm_ep(q, xs, w, y, ep);
+  }
   if (std::is_same_v<T, float> && conv2d_indirect_preferred(p0)) return conv2d_forward_indirect(p0, x, w, y, ep);
   if (std::is_same_v<T, float> && conv2d_implicit_preferred(p0, OffsetMicroKernel<T>::nr))
     return conv2d_forward_implicit(p0, x, w, y, ep);

@@ -8,6 +8,8 @@
 // Against the packed GEMM (conv2d_gemm.hpp) this trades R*S packing copies of the image per pass
 // for one padding (or phase-split) copy, none when unpadded at stride 1, plus the Wf - Q wasted
 // columns per row: 2/58 on a 56x56 map, 2/9 on a 7x7 map. See docs/performance.md for where it wins.
+// A 1x1 layer has no wrap columns, but its maps may end in a partial tile (4 pixels past 6 tiles on
+// 14x14): those pixels of all the images are gathered and share tiles (pointwise_tail).
 #include <algorithm>
 #include <cstdint>
 #include <cstring>
@@ -21,6 +23,16 @@
 
 TL_KERNELS_BEGIN
 
+/// The pixels of each map that an unpadded stride-1 1x1 layer leaves past its last whole tile of nr,
+/// when conv2d_forward_implicit should gather them from all the images into tiles of their own: 4
+/// of the 196 pixels of a 14x14 map would otherwise fill (and cost) a whole 32-wide tile each, 12.5%
+/// of the products. 0 when not worth it: whole tiles, or too few pixels to fill a tile together.
+inline int64_t pointwise_tail(const Conv2dParams& p, int64_t nr) {
+  const bool pointwise = p.R == 1 && p.S == 1 && p.stride_h == 1 && p.stride_w == 1 && p.pad_h == 0 && p.pad_w == 0;
+  const int64_t PQ = p.P() * p.Q(), tail = PQ % nr;
+  return pointwise && PQ > nr && p.N * tail >= nr ? tail : 0;
+}
+
 /// Whether the implicit GEMM should replace the packed one for p, with tiles nr positions wide.
 /// Measured (docs/performance.md, 2 threads, AVX-512): 0.99-1.29x of the packed GEMM where few of
 /// the computed positions are dropped (14x14 to 56x56 maps), 1.05-1.15x on 3x3 layers over 7x7 maps
@@ -28,9 +40,12 @@ TL_KERNELS_BEGIN
 /// per 64 kept) and 0.89-0.98x on 1x1 layers over 7x7 maps, which keep the packed GEMM.
 /// Strided (phase-split image): 1.08-1.28x on the 7x7 stem and 1.06-1.18x on ResNet's 3x3 stride-2
 /// layers with 77% or more of the positions kept; 0.83-1.13x on 1x1 stride-2 layers (whose packing
-/// is a plain subsampling copy), 0.26-0.63x on 8x8 and 4x4 maps.
+/// is a plain subsampling copy), 0.26-0.63x on 8x8 and 4x4 maps. 1x1 layers whose maps end in a
+/// partial tile gather those pixels (pointwise_tail): 1.08-1.29x on 9x9 to 10x10 maps (where the
+/// packed GEMM ran before) and 1.01x on 11x11; 0.89-0.95x on 7x7 maps, which keep the indirect GEMM.
 inline bool conv2d_implicit_preferred(const Conv2dParams& p, int64_t nr) {
   if (!conv2d_implicit_applies(p)) return false;
+  if (pointwise_tail(p, nr) > 0) return p.P() * p.Q() > 64;
   const double kept = ImplicitGeometry(p).kept(nr);
   if (p.stride_h > 1 || p.stride_w > 1) return p.R * p.S > 1 && kept >= 0.75;
   return kept >= 0.85 || (p.R * p.S > 1 && kept >= 0.75);
@@ -64,7 +79,39 @@ inline uint32_t kept_lanes(int64_t l, int64_t cols, int64_t Wf, int64_t Q) {
   return keep;
 }
 
-/// y = ep(conv(x, w)) (conv2d_implicit_applies: any geometry); ep per output channel.
+/// Computes output channels [i0, i0+mc) of group g over the gathered tail pixels xt (C x cols: the
+/// last `tail` pixels of each image, image after image) into yt (K x cols), then moves them into y
+/// and applies ep there (where a residual epilogue finds its operand).
+template <class UK, class T>
+void implicit_tail_rows(const Conv2dParams& p, const T* apre, const T* xt, int64_t tail, int64_t g, int64_t i0,
+                        int64_t mc, const Epilogue<T>& ep, T* yt, T* y) {
+  constexpr int64_t MR = UK::mr, NR = UK::nr, KC = GemmBlocking::KC;
+  const int64_t G = p.groups, Cg = p.C / G, Kg = p.K / G, Mpad = round_up(Kg, MR);
+  const int64_t PQ = p.P() * p.Q(), cols = p.N * tail;
+  int64_t* off = scratch<int64_t>(Scratch::Offsets, Cg);
+  for (int64_t c = 0; c < Cg; ++c) off[c] = c * cols;
+  const T* xg = xt + g * Cg * cols;
+  T* yb = yt + (g * Kg + i0) * cols;
+  for (int64_t d0 = 0; d0 < Cg; d0 += KC) {
+    const int64_t kc = std::min(KC, Cg - d0);
+    const T* ablk = apre + g * Mpad * Cg + d0 * Mpad + i0 * kc;
+    for (int64_t jt = 0; jt < cols; jt += NR)
+      for (int64_t it = 0; it < mc; it += MR)
+        UK::run(kc, ablk + it * kc, xg + jt, off + d0, std::min(MR, mc - it), std::min(NR, cols - jt),
+                yb + it * cols + jt, cols, d0 > 0);
+  }
+  for (int64_t i = 0; i < mc; ++i) {
+    const int64_t k = g * Kg + i0 + i;
+    for (int64_t n = 0; n < p.N; ++n) {
+      T* out = y + (n * p.K + k) * PQ + PQ - tail;
+      copy_run(out, yb + i * cols + n * tail, tail);
+      if (ep.active()) ep.apply(out, tail, k);
+    }
+  }
+}
+
+/// y = ep(conv(x, w)) (conv2d_implicit_applies: any geometry); ep per output channel. The last
+/// pointwise_tail(p, nr) pixels of each map are gathered from all the images and computed apart.
 template <class T>
 void conv2d_forward_implicit(const Conv2dParams& p, const T* x, const T* w, T* y, const Epilogue<T>& ep = {}) {
   using UK = OffsetMicroKernel<T>;
@@ -72,15 +119,24 @@ void conv2d_forward_implicit(const Conv2dParams& p, const T* x, const T* w, T* y
   static_assert(MR == MicroKernel<T>::mr, "A is packed for MicroKernel<T>'s row count");
   const ImplicitGeometry geo(p);
   const int64_t G = p.groups, Cg = geo.Cg, Kg = p.K / G, D = Cg * p.R * p.S;
-  const int64_t Q = p.Q(), PQ = p.P() * Q, Wf = geo.Wf, L = geo.L;
+  const int64_t Q = p.Q(), PQ = p.P() * Q, Wf = geo.Wf;
+  const int64_t tail = pointwise_tail(p, NR), L = geo.L - tail;  // the tail pixels are computed apart
   const bool in_place = Wf == Q;  // no wrap columns: tiles are written straight into y
   const bool compact = UK::compacts && !in_place;  // tiles written into y without their wrap columns
   const int64_t Mpad = round_up(Kg, MR);
   T* apre = scratch<T>(Scratch::SharedA, G * Mpad * D);
   const int threads = kernel_threads();
   const ImplicitTasks plan = plan_implicit_tasks(p.N, L, Kg, geo.planes(), G, threads, MR, NR);
+  T* xt = tail ? scratch<T>(Scratch::Columns, p.C * p.N * tail) : nullptr;  // the tail pixels, gathered
+  T* yt = tail ? scratch<T>(Scratch::Partial, p.K * p.N * tail) : nullptr;  // and their outputs
+  const int64_t tail_rows = std::max(MR, round_up(ceil_div(Kg, 4 * threads), MR)), tail_tasks = ceil_div(Kg, tail_rows);
 #pragma omp parallel num_threads(threads) if (threads > 1)
   {
+    if (tail) {  // before the prepack's barrier
+#pragma omp for schedule(static) nowait
+      for (int64_t c = 0; c < p.C; ++c)
+        for (int64_t n = 0; n < p.N; ++n) copy_run(xt + (c * p.N + n) * tail, x + ((n * p.C + c) + 1) * PQ - tail, tail);
+    }
     for (int64_t g = 0; g < G; ++g) prepack_a_shared(Kg, D, w + g * Kg * D, D, 1, apre + g * Mpad * D);
     int64_t* off = scratch<int64_t>(Scratch::Offsets, D);
     if (!geo.copied) geo.tap_offsets(p.H * p.W, off);
@@ -151,6 +207,13 @@ void conv2d_forward_implicit(const Conv2dParams& p, const T* x, const T* w, T* y
             eg.apply(yb + i * PQ + y0, yn, i);
           }
         }
+      }
+    }
+    if (tail) {
+#pragma omp for schedule(dynamic) nowait
+      for (int64_t t = 0; t < G * tail_tasks; ++t) {
+        const int64_t g = t / tail_tasks, i0 = (t % tail_tasks) * tail_rows;
+        implicit_tail_rows<UK>(p, apre, xt, tail, g, i0, std::min(tail_rows, Kg - i0), ep, yt, y);
       }
     }
   }

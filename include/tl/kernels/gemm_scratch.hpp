@@ -25,7 +25,7 @@ TL_KERNELS_BEGIN
 
 /// Scratch slots; a kernel uses distinct slots for buffers that are alive at the same time.
 enum class Scratch : int {
-  PackedA = 0, PackedB, SharedA, Local, Columns, Partial, Cropped, Flipped, Padded, Offsets, Count
+  PackedA = 0, PackedB, SharedA, Local, Columns, Partial, Cropped, Flipped, Padded, Offsets, Subsampled, Count
 };
 
 namespace detail {

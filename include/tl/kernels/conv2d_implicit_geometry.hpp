@@ -55,7 +55,7 @@ void copy_phase_rows(const T* src, int64_t H, int64_t W, int64_t ph, int64_t pw,
     if (sw == 1) {
       copy_run(row + j_lo, in, j_hi - j_lo);
     } else {
-      for (int64_t j = j_lo; j < j_hi; ++j) row[j] = in[(j - j_lo) * sw];
+      copy_strided_run(row + j_lo, in, j_hi - j_lo, sw);
     }
     zero_run(row + j_hi, Wf - j_hi);
   }

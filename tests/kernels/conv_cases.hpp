@@ -302,17 +302,18 @@ TEST_CASE(TL_TEST_ISA " conv2d runs strided 1x1 layers on the subsampled image")
 
 TEST_CASE(TL_TEST_ISA " the window copies' short runs: plain, strided and zero-filled") {
   // Sources sized exactly, so that a read past the last element needed shows in the sanitizer build.
-  for (int64_t stride : {1, 2, 3}) {
+  for (int64_t stride : {0, 1, 2, 3}) {  // 0: copy_run, else copy_strided_run
     for (int64_t n = 0; n <= 50; ++n) {
-      std::vector<float> src(static_cast<size_t>(std::max<int64_t>(1, (n - 1) * stride + 1)));
+      const int64_t step = std::max<int64_t>(stride, 1);
+      std::vector<float> src(static_cast<size_t>(std::max<int64_t>(1, (n - 1) * step + 1)));
       for (size_t i = 0; i < src.size(); ++i) src[i] = static_cast<float>(i) + 0.5f;
       std::vector<float> dst(static_cast<size_t>(n + 1), -1.0f);
-      if (stride == 1)
+      if (stride == 0)
         tl::kernels::copy_run(dst.data(), src.data(), n);
       else
         tl::kernels::copy_strided_run(dst.data(), src.data(), n, stride);
       INFO("n ", n, " stride ", stride);
-      for (int64_t i = 0; i < n; ++i) CHECK(dst[i] == src[i * stride]);
+      for (int64_t i = 0; i < n; ++i) CHECK(dst[i] == src[i * step]);
       CHECK(dst[n] == -1.0f);  // nothing written past n
       tl::kernels::zero_run(dst.data(), n);
       for (int64_t i = 0; i < n; ++i) CHECK(dst[i] == 0.0f);

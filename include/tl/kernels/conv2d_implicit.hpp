@@ -88,7 +88,7 @@ void implicit_tail_rows(const Conv2dParams& p, const T* apre, const T* xt, int64
   constexpr int64_t MR = UK::mr, NR = UK::nr, KC = GemmBlocking::KC;
   const int64_t G = p.groups, Cg = p.C / G, Kg = p.K / G, Mpad = round_up(Kg, MR);
   const int64_t PQ = p.P() * p.Q(), cols = p.N * tail;
-  int64_t* off = scratch<int64_t>(Scratch::Offsets, Cg);
+  int64_t* off = scratch<int64_t>(Scratch::Offsets, Cg);  // the thread's main tasks are done with theirs
   for (int64_t c = 0; c < Cg; ++c) off[c] = c * cols;
   const T* xg = xt + g * Cg * cols;
   T* yb = yt + (g * Kg + i0) * cols;

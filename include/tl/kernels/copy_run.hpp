@@ -33,6 +33,7 @@ inline void copy_run(T* __restrict dst, const T* __restrict src, int64_t n) {
 /// two loaded vectors (a scalar loop was 16% of a 3x3 stride-2 layer's forward in perf).
 template <class T>
 inline void copy_strided_run(T* __restrict dst, const T* __restrict src, int64_t n, int64_t stride) {
+  if (stride == 1) return copy_run(dst, src, n);
 #if defined(TL_KERNELS_ISA_AVX512)
   if constexpr (std::is_same_v<T, float>) {
     if (stride == 2) {

@@ -268,7 +268,9 @@ TEST_CASE(TL_TEST_ISA " conv2d implicit GEMM computes the partial last tiles of 
   REQUIRE(pointwise_tail(wide, tl::kernels::OffsetMicroKernel<double>::nr) > 0);
   check_implicit<double>(wide, rng, 1e-12, 15);
   // through the dispatcher, which picks the implicit GEMM for these
-  for (int v : {3, 14}) check_conv_epilogue<float>(conv(8, 24, 10, 10, 20, 1, 1, 1, 0), rng, 1e-4, v);
+  const Conv2dParams dispatched = conv(8, 24, 10, 10, 20, 1, 1, 1, 0);
+  REQUIRE(tl::kernels::conv2d_implicit_preferred(dispatched, nr));
+  for (int v : {3, 14}) check_conv_epilogue<float>(dispatched, rng, 1e-4, v);
   // too few tail pixels to fill a tile together (one image), or none (56x56 = 98 tiles)
   CHECK(pointwise_tail(conv(1, 40, 14, 14, 24, 1, 1, 1, 0), nr) == 0);
   CHECK(pointwise_tail(conv(8, 40, 56, 56, 24, 1, 1, 1, 0), 32) == 0);

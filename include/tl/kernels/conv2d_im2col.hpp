@@ -18,7 +18,7 @@ TL_KERNELS_BEGIN
 /// A 1x1, stride-1, unpadded convolution is a plain GEMM per image; viewing each image as 1 x (H*W)
 /// makes every run of columns span a whole image instead of one output row.
 inline Conv2dParams flatten_pointwise(Conv2dParams p) {
-  if (p.R == 1 && p.S == 1 && p.stride_h == 1 && p.stride_w == 1 && p.pad_h == 0 && p.pad_w == 0) {
+  if (is_pointwise(p)) {
     p.W = p.H * p.W;
     p.H = 1;
     p.dil_h = p.dil_w = 1;

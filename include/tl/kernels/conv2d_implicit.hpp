@@ -28,9 +28,8 @@ TL_KERNELS_BEGIN
 /// of the 196 pixels of a 14x14 map would otherwise fill (and cost) a whole 32-wide tile each, 12.5%
 /// of the products. 0 when not worth it: whole tiles, or too few pixels to fill a tile together.
 inline int64_t pointwise_tail(const Conv2dParams& p, int64_t nr) {
-  const bool pointwise = p.R == 1 && p.S == 1 && p.stride_h == 1 && p.stride_w == 1 && p.pad_h == 0 && p.pad_w == 0;
   const int64_t PQ = p.P() * p.Q(), tail = PQ % nr;
-  return pointwise && PQ > nr && p.N * tail >= nr ? tail : 0;
+  return is_pointwise(p) && PQ > nr && p.N * tail >= nr ? tail : 0;
 }
 
 /// Whether the implicit GEMM should replace the packed one for p, with tiles nr positions wide.

@@ -63,8 +63,7 @@ inline bool conv2d_indirect_preferred(const Conv2dParams& p) {
 /// maps, where the packed GEMM's 32-column tiles hold whole images.
 inline bool conv2d_indirect_backward_data_preferred(const Conv2dParams& p) {
   const int64_t HW = p.H * p.W;
-  return p.R == 1 && p.S == 1 && p.stride_h == 1 && p.stride_w == 1 && p.pad_h == 0 && p.pad_w == 0 && HW < 64 &&
-         p.N * HW <= 1024;
+  return is_pointwise(p) && HW < 64 && p.N * HW <= 1024;
 }
 
 /// The image as the indirect kernels read it: x itself, or (padded) a zero-padded copy of every

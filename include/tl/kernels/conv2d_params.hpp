@@ -21,6 +21,11 @@ struct Conv2dParams {
   }
 };
 
+/// A 1x1, stride-1, unpadded convolution: output pixel i reads input pixel i, a plain GEMM per image.
+inline bool is_pointwise(const Conv2dParams& p) {
+  return p.R == 1 && p.S == 1 && p.stride_h == 1 && p.stride_w == 1 && p.pad_h == 0 && p.pad_w == 0;
+}
+
 /// The stride-1 backward data of p as a forward convolution t of dY: dX = conv_t(dY, W~) with
 /// t.C = p.K, t.K = p.C, t.H x t.W = P x Q, padding dil*(R-1) - pad, and W~[g*Cg + c, k, r, s] =
 /// W[g*Kg + k, c, R-1-r, S-1-s] (per group: channels swapped, taps flipped). False when the geometry

@@ -344,6 +344,89 @@ TEST_CASE(TL_TEST_ISA " conv2d implicit GEMM with strides (phase-split image) ma
   check_implicit<float>(conv(2, 32, 9, 9, 64, 3, 3, 2, 1, 8), rng, 1e-4);  // groups
 }
 
+namespace {
+/// conv2d_backward_data_phased, called directly, against the reference; dx starts as 7s, so a pixel
+/// that no phase writes shows.
+template <class T>
+void check_phased(const Conv2dParams& p, std::mt19937& rng, double tol) {
+  const int64_t xs = p.N * p.C * p.H * p.W, ws = p.K * (p.C / p.groups) * p.R * p.S, ys = p.N * p.K * p.P() * p.Q();
+  auto w = random_vector<T>(rng, ws), dy = random_vector<T>(rng, ys);
+  std::vector<T> dx(xs, T(7)), dx_ref(xs);
+  INFO(describe(p));
+  tl::kernels::conv2d_backward_data_phased(p, dy.data(), w.data(), dx.data());
+  tl::kernels::conv2d_backward_data_ref(p, dy.data(), w.data(), dx_ref.data());
+  CHECK(max_rel_error(dx, dx_ref) <= tol);
+}
+}  // namespace
+
+TEST_CASE(TL_TEST_ISA " conv2d backward data by phases of dX (strided) matches the reference") {
+  std::mt19937 rng(61);
+  for (int i = 0; i < 150; ++i) {
+    const Conv2dParams p = random_conv(rng);  // strides 1-3, either dimension; stride 1 is one phase
+    check_phased<float>(p, rng, 1e-4);
+    if (i % 4 == 0) check_phased<double>(p, rng, 1e-12);
+  }
+  check_phased<float>(conv(2, 3, 40, 38, 64, 7, 7, 2, 3), rng, 1e-4);       // a stem: 3 x 128 tiles (AVX-512)
+  check_phased<float>(conv(2, 6, 20, 21, 8, 5, 5, 2, 2, 2), rng, 1e-4);     // 3 channels per group, 2 groups
+  check_phased<float>(conv(3, 2, 17, 17, 5, 3, 3, 2, 1), rng, 1e-4);        // 2 channels: a row of the tile unused
+  check_phased<double>(conv(2, 3, 40, 38, 64, 7, 7, 2, 3), rng, 1e-12);
+  check_phased<float>(conv(2, 16, 15, 15, 24, 3, 3, 2, 1), rng, 1e-4);      // odd map: phases of unequal size
+  check_phased<float>(conv(2, 16, 14, 14, 24, 1, 1, 2, 0), rng, 1e-4);      // 1x1: three phases get no tap
+  check_phased<float>(conv(2, 8, 13, 13, 8, 3, 3, 2, 2, 1, 2), rng, 1e-5);  // dilation 2 at stride 2: likewise
+  check_phased<float>(conv(2, 8, 13, 13, 8, 3, 3, 3, 1, 1, 2), rng, 1e-5);  // dilation 2 at stride 3
+  check_phased<float>(conv(2, 4, 9, 9, 4, 3, 3, 2, 3), rng, 1e-5);          // padding past the kernel's reach
+  check_phased<float>(conv(2, 32, 9, 9, 64, 3, 3, 2, 1, 8), rng, 1e-4);     // groups
+  check_phased<float>(conv(1, 8, 70, 70, 128, 3, 3, 2, 1), rng, 1e-4);      // row blocks, depth past KC
+  check_phased<float>(conv(4, 16, 12, 12, 32, 3, 3, 2, 1), rng, 1e-4);      // several images per task
+  Conv2dParams uneven = conv(2, 8, 23, 30, 16, 3, 5, 2, 2);                  // strides 3 x 2, 3x5 kernel
+  uneven.stride_h = 3;
+  check_phased<float>(uneven, rng, 1e-4);
+}
+
+TEST_CASE(TL_TEST_ISA " conv2d picks the backward data by phases only where it measured faster") {
+  using tl::kernels::conv2d_phased_backward_data_preferred;
+  using tl::kernels::phased_tile_width;
+  std::mt19937 rng(62);
+  auto preferred = [](const Conv2dParams& p) {
+    return conv2d_phased_backward_data_preferred(p, phased_tile_width<float>(p.C / p.groups));
+  };
+  const Conv2dParams small = conv(2, 16, 24, 24, 32, 3, 3, 2, 1);  // 12x12 phases, 90% kept
+  REQUIRE(preferred(small));
+  check_conv<float>(small, rng, 1e-4);
+  const Conv2dParams stem = conv(2, 3, 64, 64, 16, 7, 7, 2, 3);
+  REQUIRE(preferred(stem));
+  check_conv<float>(stem, rng, 1e-4, false);
+  CHECK(preferred(conv(8, 64, 56, 56, 128, 3, 3, 2, 1)));      // ResNet's 3x3 stride-2 layers: 1.2-1.4x
+  CHECK(preferred(conv(8, 128, 28, 28, 256, 3, 3, 2, 1)));     // 1.15x
+  CHECK(preferred(conv(8, 3, 224, 224, 64, 7, 7, 2, 3)));      // the stem: 1.3-1.6x
+  CHECK(preferred(conv(32, 64, 32, 32, 128, 3, 3, 2, 1)));     // ResNet-18 at 32x32: 1.3x
+  CHECK_FALSE(preferred(conv(8, 256, 14, 14, 512, 3, 3, 2, 1)));   // 7x7 phases: 0.6-0.75x
+  CHECK_FALSE(preferred(conv(32, 128, 16, 16, 256, 3, 3, 2, 1)));  // 8x8 phases: 0.83x
+  CHECK_FALSE(preferred(conv(8, 256, 56, 56, 512, 1, 1, 2, 0)));   // 1x1: 0.8x
+  CHECK_FALSE(preferred(conv(8, 64, 56, 56, 64, 3, 3, 1, 1)));     // stride 1
+}
+
+TEST_CASE(TL_TEST_ISA " the phases of a dX row interleave into it") {
+  // Sources sized exactly, so that a read past the last element needed shows in the sanitizer build.
+  for (int64_t stride : {1, 2, 3}) {
+    for (int64_t n = 0; n <= 70; ++n) {
+      std::vector<std::vector<float>> phase(static_cast<size_t>(stride));
+      const float* src[3];
+      for (int64_t b = 0; b < stride; ++b) {
+        const int64_t count = b < n ? (n - b + stride - 1) / stride : 0;
+        phase[b].resize(static_cast<size_t>(std::max<int64_t>(count, 1)));
+        for (int64_t i = 0; i < count; ++i) phase[b][i] = static_cast<float>(i * stride + b) + 0.5f;
+        src[b] = phase[b].data();
+      }
+      std::vector<float> dst(static_cast<size_t>(n + 1), -1.0f);
+      tl::kernels::interleave_phases(src, stride, n, dst.data());
+      INFO("n ", n, " stride ", stride);
+      for (int64_t j = 0; j < n; ++j) CHECK(dst[j] == static_cast<float>(j) + 0.5f);
+      CHECK(dst[n] == -1.0f);  // nothing written past n
+    }
+  }
+}
+
 TEST_CASE(TL_TEST_ISA " conv2d picks the indirect GEMM for small output maps") {
   using tl::kernels::conv2d_indirect_preferred;
   CHECK(conv2d_indirect_preferred(conv(8, 512, 7, 7, 512, 3, 3, 1, 1)));

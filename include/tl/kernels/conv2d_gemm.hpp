@@ -9,8 +9,9 @@
 //                     (conv2d_subsample.hpp)
 //   backward data:    stride 1: dX = conv(dY, W~) with W~ the channel-transposed, tap-flipped
 //                     weights (a forward convolution, no col2im); 1x1 stride 1 unpadded is the
-//                     special case dX_g = W_g^T * dY_g; otherwise (stride > 1)
-//                     dX_col_g (CgRS x N*PQ) = W_g^T * dY_g (Kg x N*PQ), then col2im
+//                     special case dX_g = W_g^T * dY_g; strided float layers where it measured
+//                     faster: one stride-1 convolution per phase of dX (conv2d_phased_backward_data.hpp);
+//                     otherwise (stride > 1) dX_col_g (CgRS x N*PQ) = W_g^T * dY_g (Kg x N*PQ), then col2im
 //   backward weight:  dW_g (Kg x CgRS)  = dY_g (Kg x N*PQ)  * X_col_g^T (N*PQ x CgRS); float layers
 //                     where it measured faster: dW_g^T = X_col_g * dY_g^T with X_col read in place
 //                     (conv2d_indirect.hpp on small maps, conv2d_implicit_weight_grad.hpp on others);
@@ -27,6 +28,7 @@
 #include "tl/kernels/conv2d_indirect.hpp"
 #include "tl/kernels/conv2d_implicit_weight_grad.hpp"
 #include "tl/kernels/conv2d_params.hpp"
+#include "tl/kernels/conv2d_phased_backward_data.hpp"
 #include "tl/kernels/conv2d_subsample.hpp"
 #include "tl/kernels/gemm.hpp"
 #include "tl/kernels/gemm_core.hpp"
@@ -148,6 +150,9 @@ bool conv2d_backward_data_direct(const Conv2dParams& p, const T* dy, const T* w,
 template <class T>
 void conv2d_backward_data_gemm(const Conv2dParams& p0, const T* dy, const T* w, T* dx) {
   using UK = MicroKernel<T>;
+  if (std::is_same_v<T, float> &&
+      conv2d_phased_backward_data_preferred(p0, phased_tile_width<T>(p0.C / p0.groups)))
+    return conv2d_backward_data_phased(p0, dy, w, dx);
   if (Conv2dParams t; std::is_same_v<T, float> && conv2d_indirect_backward_data_preferred(p0) &&
                       backward_data_as_forward(p0, t))  // a 1x1 layer's W (K x C) is W~^T: read as it is
     return conv2d_forward_indirect(t, dy, w, dx, Epilogue<T>{}, IndirectWeights::Transposed);

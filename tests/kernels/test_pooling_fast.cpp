@@ -61,4 +61,10 @@ TEST_CASE("max_pool2d forward: vector kernel matches the scalar kernel exactly")
   Pool2dParams r;  // ResNet's stem pool: 3x3, stride 2, padding 1, on 112x112 -> 56x56
   r.planes = 3, r.H = r.W = 112, r.kh = r.kw = 3, r.sh = r.sw = 2, r.ph = r.pw = 1, r.P = r.Q = 56;
   check_max_pool(r, rng);
+  Pool2dParams wide = r;  // stride 1 over 7 blocks of 16 columns: groups of 4 blocks and a partial group
+  wide.planes = 2, wide.sh = wide.sw = 1, wide.P = wide.Q = 112;
+  check_max_pool(wide, rng);
+  Pool2dParams tall = r;  // one block per row: groups of 4 rows, windows past the bottom (ceil mode)
+  tall.planes = 2, tall.H = 31, tall.W = 9, tall.P = tl::kernels::pool_output_size(31, 3, 2, 1, 1, true), tall.Q = 5;
+  check_max_pool(tall, rng);
 }

@@ -6,7 +6,9 @@
 //                                                              in float, the forward and stride-1 backward
 //                                                              data mostly as an implicit GEMM,
 //                                                              conv2d_implicit.hpp, or on small maps an
-//                                                              indirect one, conv2d_indirect.hpp),
+//                                                              indirect one, conv2d_indirect.hpp; strided
+//                                                              backward data by phases of dX,
+//                                                              conv2d_phased_backward_data.hpp),
 //                                                              kernel cropped to the taps that touch the image
 //                                                              (conv2d_taps.hpp)
 //   other element types, empty problems                     -> conv2d_ref.hpp

@@ -13,7 +13,7 @@
 // copies the rows of dY that its block of phase rows reads into a window of zero-padded rows Wf
 // wide, shared by all the phases, and tap (k, r, s) is the offset k*plane + (e_r - e_min)*Wf +
 // (e_s - e_min_col) into it. Phase (a, b)'s output at flat position (i - i0)*Wf + j is kept for
-// j < its width and stored to dX with stride sw.
+// j < its width; the column phases of a row phase are then interleaved into whole dX rows.
 #include <algorithm>
 #include <cstdint>
 #include <type_traits>
@@ -27,6 +27,14 @@
 #include "tl/kernels/gemm_ukernel_offsets.hpp"
 
 TL_KERNELS_BEGIN
+
+/// Whether tap r of a dX phase reads dY: num = a + pad - r*dil must be a multiple of the stride;
+/// then e = num / stride is the offset from the phase index to the dY index.
+inline bool phase_tap_offset(int64_t num, int64_t stride, int64_t& e) {
+  if (((num % stride) + stride) % stride != 0) return false;
+  e = num / stride;  // exact
+  return true;
+}
 
 /// The taps of one axis, per phase: phase a (of `stride`) reads tap t[i] at offset e[i] (output
 /// index = phase index + e), i < count[a]. Tables of `stride` x `taps` entries in `buf`.
@@ -42,9 +50,8 @@ struct PhaseAxis {
     for (int64_t a = 0; a < stride; ++a) {
       count[a] = 0;
       for (int64_t r = 0; r < taps; ++r) {
-        const int64_t num = a + pad - r * dil;  // oh * stride = i * stride + num
-        if (((num % stride) + stride) % stride != 0) continue;
-        const int64_t off = (num - ((num % stride) + stride) % stride) / stride;  // exact
+        int64_t off = 0;
+        if (!phase_tap_offset(a + pad - r * dil, stride, off)) continue;
         t[a * taps + count[a]] = r;
         e[a * taps + count[a]] = off;
         ++count[a];
@@ -150,7 +157,7 @@ void conv2d_backward_data_phased_with(const Conv2dParams& p, const T* dy, const 
       const int64_t i1 = std::min(Hmax, i0 + block), wrows = (i1 - i0) + span, plane = wrows * Wf;
       const int64_t wsize = Kg * plane;  // one image's window
       T* win = scratch<T>(Scratch::Padded, ni * wsize + NR);
-      for (int64_t e = 0; e < ni; ++e) {
+      for (int64_t e = 0; e < ni; ++e) {  // window row i: dY row i0 + e_min + i; column j: dY column j + e_min_col
         const T* dyg = dy + ((n0 + e) * p.K + g * Kg) * P * Q;
         for (int64_t k = 0; k < Kg; ++k)
           copy_phase_rows(dyg + k * P * Q, P, Q, int64_t{0}, -cols.e_min, int64_t{1}, int64_t{1}, int64_t{0},
@@ -248,10 +255,10 @@ inline bool conv2d_phased_backward_data_preferred(const Conv2dParams& p, int64_t
   bool any = false;
   for (int64_t b = 0; b < p.stride_w; ++b)
     for (int64_t s = 0; s < p.S; ++s) {
-      const int64_t num = b + p.pad_w - s * p.dil_w, rem = ((num % p.stride_w) + p.stride_w) % p.stride_w;
-      if (rem != 0) continue;
-      e_min = any ? std::min(e_min, num / p.stride_w) : num / p.stride_w;
-      e_max = any ? std::max(e_max, num / p.stride_w) : num / p.stride_w;
+      int64_t e = 0;
+      if (!phase_tap_offset(b + p.pad_w - s * p.dil_w, p.stride_w, e)) continue;
+      e_min = any ? std::min(e_min, e) : e;
+      e_max = any ? std::max(e_max, e) : e;
       any = true;
     }
   const int64_t H0 = ceil_div(p.H, p.stride_h), W0 = ceil_div(p.W, p.stride_w), Wf = W0 + e_max - e_min;

@@ -9,6 +9,7 @@
 #include <type_traits>
 
 #include "tl/kernels/gemm_config.hpp"
+#include "tl/kernels/gemm_scratch.hpp"
 
 namespace tl::kernels {
 
@@ -73,76 +74,135 @@ inline __mmask16 in_row_mask(int64_t base, int64_t W) {
   return static_cast<__mmask16>(((1u << hi) - 1u) & ~((1u << lo) - 1u));
 }
 
+/// One tap column s of a block of 16 output columns: what does not depend on the plane or the row.
+struct alignas(64) PoolColumnTap {
+  int32_t iw[16];              // input column per lane
+  __mmask16 valid, lo, hi;     // lanes inside [0, W) (and live); stride 2: the two loads' masks
+  int64_t base;                // stride 1: first lane's column; stride 2: the first load's column
+};
+
+/// Max pooling of up to 4 units of one plane, unit u being the block of 16 output columns
+/// u % blocks of output row u / blocks (cols: the blocks' tap columns, kw per block; first: their
+/// default argmax columns); StrideKind 1, 2, or 0 (gathers). Columns outside the row load as
+/// -infinity, and rows outside the plane are read from `pad_row` (-infinity), so no tap needs a
+/// mask of its own: -infinity never beats the running maximum. A unit's taps form one dependency
+/// chain (compare, select): four units at a time keep the vector units busy.
+template <int StrideKind>
+inline void max_pool2d_units_avx512(const Pool2dParams& p, const float* xp, const float* pad_row, int64_t u0,
+                                    int64_t units, int64_t blocks, const PoolColumnTap* cols,
+                                    const PoolColumnTap* first, float* yp, int64_t* ip) {
+  constexpr int NU = 4;
+  const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+  const __m512 neg_inf = _mm512_set1_ps(-std::numeric_limits<float>::infinity());
+  int64_t h0[NU];
+  const PoolColumnTap* cb[NU];  // the unit's block's tap columns
+  __m512 m[NU];
+  __m512i best[NU];
+#pragma GCC unroll 4
+  for (int g = 0; g < NU; ++g) {
+    const int64_t u = u0 + std::min<int64_t>(g, units - 1);  // unused slots repeat the last unit, not stored
+    cb[g] = cols + (u % blocks) * p.kw;
+    h0[g] = (u / blocks) * p.sh - p.ph;
+    int64_t hs = h0[g];
+    while (hs < 0) hs += p.dh;
+    m[g] = neg_inf;
+    best[g] = _mm512_add_epi32(_mm512_load_si512(first[u % blocks].iw), _mm512_set1_epi32(static_cast<int>(hs * p.W)));
+  }
+  for (int64_t r = 0; r < p.kh; ++r) {
+    const float* row[NU];
+    __m512i row_off[NU];
+#pragma GCC unroll 4
+    for (int g = 0; g < NU; ++g) {
+      const int64_t ih = h0[g] + r * p.dh;
+      row[g] = ih >= 0 && ih < p.H ? xp + ih * p.W : pad_row;
+      row_off[g] = _mm512_set1_epi32(static_cast<int>(ih * p.W));
+    }
+    for (int64_t t = 0; t < p.kw; ++t) {
+#pragma GCC unroll 4
+      for (int g = 0; g < NU; ++g) {
+        const PoolColumnTap& c = cb[g][t];
+        __m512 v;
+        if constexpr (StrideKind == 1) {
+          v = _mm512_mask_loadu_ps(neg_inf, c.valid, row[g] + c.base);
+        } else if constexpr (StrideKind == 2) {
+          // Lanes read columns base + 2*lane: two loads of 16, then the even elements (a gather
+          // would issue 16 separate loads). Lanes past the block's outputs are never stored.
+          const __m512 a = _mm512_mask_loadu_ps(neg_inf, c.lo, row[g] + c.base);
+          const __m512 e = _mm512_mask_loadu_ps(neg_inf, c.hi, row[g] + c.base + 16);
+          v = _mm512_permutex2var_ps(a, even, e);
+        } else {
+          v = _mm512_mask_i32gather_ps(neg_inf, c.valid, _mm512_load_si512(c.iw), row[g], 4);
+        }
+        const __mmask16 take = _mm512_cmp_ps_mask(v, m[g], _CMP_GT_OQ) | _mm512_cmp_ps_mask(v, v, _CMP_UNORD_Q);
+        m[g] = _mm512_mask_mov_ps(m[g], take, v);
+        best[g] = _mm512_mask_add_epi32(best[g], take, _mm512_load_si512(c.iw), row_off[g]);
+      }
+    }
+  }
+#pragma GCC unroll 4
+  for (int g = 0; g < NU; ++g) {  // a constant trip count: m and best stay in registers
+    if (g >= units) break;
+    const int64_t u = u0 + g, b = u % blocks, o = (u / blocks) * p.Q + b * 16;
+    const __mmask16 keep = first[b].valid;
+    _mm512_mask_storeu_ps(yp + o, keep, m[g]);
+    // The zero-masked forms: GCC 12 warns (-Wmaybe-uninitialized) inside the unmasked intrinsics.
+    const __m512i lo = _mm512_maskz_cvtepi32_epi64(0xFF, _mm512_maskz_extracti64x4_epi64(0xFF, best[g], 0));
+    const __m512i hi = _mm512_maskz_cvtepi32_epi64(0xFF, _mm512_maskz_extracti64x4_epi64(0xFF, best[g], 1));
+    _mm512_mask_storeu_epi64(ip + o, static_cast<__mmask8>(keep), lo);
+    _mm512_mask_storeu_epi64(ip + o + 8, static_cast<__mmask8>(keep >> 8), hi);
+  }
+}
+
 /// AVX-512 float max pooling: 16 output columns at a time, the window's taps visited in the scalar
 /// order (rows, then columns) with per-lane masks for the padding, so values, argmax (first maximum
 /// wins, a later NaN replaces an earlier one, the same default index when nothing beats -inf) and
 /// NaN propagation are exactly the scalar kernel's.
 /// Stride-1 rows are masked loads, stride-2 rows two loads and a permute, wider strides masked
-/// gathers. Planes must fit 32-bit offsets.
-inline void max_pool2d_forward_avx512(const Pool2dParams& p, const float* x, float* y, int64_t* idx) {
+/// gathers. Planes must fit 32-bit offsets. The columns, masks and default argmax column of each
+/// (block of 16 outputs, tap column) are worked out once per call into `cols` (blocks * kw
+/// entries) and `first` (blocks entries), not per row and plane, and blocks are pooled 4 at a time
+/// (max_pool2d_units_avx512).
+inline void max_pool2d_forward_avx512(const Pool2dParams& p, const float* x, float* y, int64_t* idx,
+                                      PoolColumnTap* cols, PoolColumnTap* first, float* pad_row) {
+  std::fill(pad_row, pad_row + p.W + 32, -std::numeric_limits<float>::infinity());
+  const int64_t blocks = (p.Q + 15) / 16;
+  for (int64_t b = 0; b < blocks; ++b) {
+    const int64_t ow0 = b * 16, n = std::min<int64_t>(p.Q - ow0, 16);
+    PoolColumnTap& f = first[b];  // the scalar kernel's initial argmax column: the first tap column >= 0
+    for (int j = 0; j < 16; ++j) {
+      int64_t w0 = (ow0 + j) * p.sw - p.pw;
+      while (w0 < 0) w0 += p.dw;
+      f.iw[j] = j < n ? static_cast<int32_t>(w0) : 0;
+    }
+    f.valid = static_cast<__mmask16>((1u << n) - 1u);
+    for (int64_t t = 0; t < p.kw; ++t) {
+      PoolColumnTap& c = cols[b * p.kw + t];
+      __mmask16 valid = 0;
+      for (int j = 0; j < 16; ++j) {
+        const int64_t iw = (ow0 + j) * p.sw - p.pw + t * p.dw;
+        c.iw[j] = j < n ? static_cast<int32_t>(iw) : 0;
+        if (j < n && iw >= 0 && iw < p.W) valid = static_cast<__mmask16>(valid | (1u << j));
+      }
+      c.valid = valid;
+      c.base = p.sw == 2 ? 2 * ow0 - p.pw + t * p.dw : ow0 - p.pw + t * p.dw;
+      c.lo = valid ? in_row_mask(c.base, p.W) : 0;
+      c.hi = valid ? in_row_mask(c.base + 16, p.W) : 0;
+    }
+  }
+  const int64_t units = p.P * blocks;  // per plane
 #pragma omp parallel for schedule(static) if (p.planes * p.P * p.Q > 16384)
   for (int64_t pl = 0; pl < p.planes; ++pl) {
     const float* xp = x + pl * p.H * p.W;
-    const __m512i lane = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
-    const __m512i W = _mm512_set1_epi32(static_cast<int>(p.W));
-    const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
-    for (int64_t oh = 0; oh < p.P; ++oh) {
-      const int64_t h0 = oh * p.sh - p.ph;
-      for (int64_t ow0 = 0; ow0 < p.Q; ow0 += 16) {
-        const int64_t n = std::min<int64_t>(16, p.Q - ow0);
-        const __mmask16 live = static_cast<__mmask16>((1u << n) - 1u);
-        // iw of tap 0 per lane: (ow0 + lane) * sw - pw
-        const __m512i iw0 = _mm512_sub_epi32(
-            _mm512_mullo_epi32(_mm512_add_epi32(lane, _mm512_set1_epi32(static_cast<int>(ow0))),
-                               _mm512_set1_epi32(static_cast<int>(p.sw))),
-            _mm512_set1_epi32(static_cast<int>(p.pw)));
-        __m512 m = _mm512_set1_ps(-std::numeric_limits<float>::infinity());
-        // The scalar kernel's initial argmax (kept when no value beats -inf): the first row and
-        // column at or after the window's start that are >= 0, stepping by the dilation.
-        int64_t hs = h0;
-        while (hs < 0) hs += p.dh;
-        __m512i ws = iw0;
-        const __m512i dwv = _mm512_set1_epi32(static_cast<int>(p.dw));
-        for (__mmask16 neg = _mm512_cmplt_epi32_mask(ws, _mm512_setzero_si512()); neg;
-             neg = _mm512_cmplt_epi32_mask(ws, _mm512_setzero_si512()))
-          ws = _mm512_mask_add_epi32(ws, neg, ws, dwv);
-        __m512i best = _mm512_add_epi32(ws, _mm512_set1_epi32(static_cast<int>(hs * p.W)));
-        for (int64_t r = 0; r < p.kh; ++r) {
-          const int64_t ih = h0 + r * p.dh;
-          if (ih < 0 || ih >= p.H) continue;
-          const float* row = xp + ih * p.W;
-          for (int64_t s = 0; s < p.kw; ++s) {
-            const __m512i iw = _mm512_add_epi32(iw0, _mm512_set1_epi32(static_cast<int>(s * p.dw)));
-            const __mmask16 valid = _mm512_mask_cmplt_epu32_mask(live, iw, W);  // 0 <= iw < W
-            if (!valid) continue;
-            __m512 v;
-            if (p.sw == 1) {
-              v = _mm512_maskz_loadu_ps(valid, row + (ow0 - p.pw + s * p.dw));
-            } else if (p.sw == 2) {
-              // Lanes read columns base + 2*lane: two masked loads of 16, then the even elements
-              // (a gather would issue 16 separate loads).
-              const int64_t base = 2 * ow0 - p.pw + s * p.dw;
-              const __mmask16 lo = in_row_mask(base, p.W), hi = in_row_mask(base + 16, p.W);
-              const __m512 a = _mm512_maskz_loadu_ps(lo, row + base), b = _mm512_maskz_loadu_ps(hi, row + base + 16);
-              v = _mm512_maskz_permutex2var_ps(valid, a, even, b);
-            } else {
-              v = _mm512_mask_i32gather_ps(_mm512_setzero_ps(), valid, iw, row, 4);
-            }
-            const __mmask16 gt = _mm512_mask_cmp_ps_mask(valid, v, m, _CMP_GT_OQ);
-            const __mmask16 nan = _mm512_mask_cmp_ps_mask(valid, v, v, _CMP_UNORD_Q);
-            const __mmask16 take = gt | nan;
-            m = _mm512_mask_mov_ps(m, take, v);
-            best = _mm512_mask_mov_epi32(
-                best, take, _mm512_add_epi32(iw, _mm512_set1_epi32(static_cast<int>(ih * p.W))));
-          }
-        }
-        const int64_t o = (pl * p.P + oh) * p.Q + ow0;
-        _mm512_mask_storeu_ps(y + o, live, m);
-        // The zero-masked forms: GCC 12 warns (-Wmaybe-uninitialized) inside the unmasked intrinsics.
-        const __m512i lo = _mm512_maskz_cvtepi32_epi64(0xFF, _mm512_maskz_extracti64x4_epi64(0xFF, best, 0));
-        const __m512i hi = _mm512_maskz_cvtepi32_epi64(0xFF, _mm512_maskz_extracti64x4_epi64(0xFF, best, 1));
-        _mm512_mask_storeu_epi64(idx + o, static_cast<__mmask8>(live), lo);
-        _mm512_mask_storeu_epi64(idx + o + 8, static_cast<__mmask8>(live >> 8), hi);
+    float* yp = y + pl * p.P * p.Q;
+    int64_t* ip = idx + pl * p.P * p.Q;
+    for (int64_t u0 = 0; u0 < units; u0 += 4) {
+      const int64_t nu = std::min<int64_t>(4, units - u0);
+      if (p.sw == 1) {
+        max_pool2d_units_avx512<1>(p, xp, pad_row, u0, nu, blocks, cols, first, yp, ip);
+      } else if (p.sw == 2) {
+        max_pool2d_units_avx512<2>(p, xp, pad_row, u0, nu, blocks, cols, first, yp, ip);
+      } else {
+        max_pool2d_units_avx512<0>(p, xp, pad_row, u0, nu, blocks, cols, first, yp, ip);
       }
     }
   }
@@ -155,8 +215,12 @@ template <class T>
 void max_pool2d_forward(const Pool2dParams& p, const T* x, T* y, int64_t* idx) {
 #if defined(TL_KERNELS_ISA_AVX512)
   if constexpr (std::is_same_v<T, float>) {
-    if (p.H * p.W < (int64_t{1} << 30) && p.Q * p.sw + p.kw * p.dw < (int64_t{1} << 30))
-      return max_pool2d_forward_avx512(p, x, y, idx);
+    if (p.H * p.W < (int64_t{1} << 30) && p.Q * p.sw + p.kw * p.dw < (int64_t{1} << 30)) {
+      const int64_t blocks = (p.Q + 15) / 16;
+      auto* cols = scratch<PoolColumnTap>(Scratch::Local, blocks * (p.kw + 1));
+      float* pad_row = scratch<float>(Scratch::Padded, p.W + 32);  // a row of -infinity
+      return max_pool2d_forward_avx512(p, x, y, idx, cols + blocks, cols, pad_row);
+    }
   }
 #endif
   max_pool2d_forward_scalar(p, x, y, idx);

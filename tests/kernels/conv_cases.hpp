@@ -232,8 +232,15 @@ TEST_CASE(TL_TEST_ISA " conv2d implicit GEMM (stride 1, image read in place) mat
   }
   CHECK(checked == 100);
   check_implicit<float>(conv(2, 3, 7, 50, 5, 1, 1, 1, 0), rng, 1e-5);      // 1x1 unpadded: in place, 350 = 10*32 + 30
-  check_implicit<float>(conv(2, 40, 9, 11, 37, 3, 3, 1, 1), rng, 1e-4, 7);  // depth 360 > KC, K = 37 (row tail)
-  check_implicit<float>(conv(1, 300, 3, 3, 5, 1, 1, 1, 0), rng, 1e-4);     // pointwise depth 300 > KC, in place
+  check_implicit<float>(conv(2, 40, 9, 11, 37, 3, 3, 1, 1), rng, 1e-4, 7);  // depth 360, K = 37 (row tail)
+  check_implicit<float>(conv(1, 300, 3, 3, 5, 1, 1, 1, 0), rng, 1e-4);     // pointwise depth 300, in place
+  // depth blocks (KC_IMPLICIT deep) that accumulate: 3x3, 1x1 in place, strided
+  constexpr int64_t kc = tl::kernels::GemmBlocking::KC_IMPLICIT;
+  static_assert(140 * 9 > kc && 1200 > kc && 130 * 9 > kc, "the cases below span two depth blocks");
+  check_implicit<float>(conv(2, 140, 9, 11, 37, 3, 3, 1, 1), rng, 1e-4, 7);
+  check_implicit<float>(conv(1, 1200, 3, 3, 5, 1, 1, 1, 0), rng, 1e-4);
+  check_implicit<float>(conv(2, 130, 15, 15, 24, 3, 3, 2, 1), rng, 1e-4, 15);
+  check_implicit<double>(conv(1, 140, 6, 7, 9, 3, 3, 1, 1), rng, 1e-12);
   check_implicit<float>(conv(9, 6, 5, 5, 8, 3, 3, 1, 1), rng, 1e-5);       // small maps: several images per task
   check_implicit<float>(conv(1, 8, 6, 6, 256, 3, 3, 1, 1), rng, 1e-4);     // one image: row chunks
   check_implicit<float>(conv(1, 4, 70, 70, 8, 3, 3, 1, 1), rng, 1e-5);     // 4966 positions: column chunks
@@ -255,9 +262,12 @@ TEST_CASE(TL_TEST_ISA " conv2d implicit GEMM computes the partial last tiles of 
   const Conv2dParams resnet = conv(8, 40, 14, 14, 24, 1, 1, 1, 0);
   REQUIRE(pointwise_tail(resnet, nr) == 4);
   for (int v : {0, 2, 7, 15}) check_implicit<float>(resnet, rng, 1e-4, v);
-  const Conv2dParams deep = conv(9, 300, 10, 10, 37, 1, 1, 1, 0);  // depth 300 > KC, K = 37, 36 tail pixels
+  const Conv2dParams deep = conv(9, 300, 10, 10, 37, 1, 1, 1, 0);  // depth 300, K = 37, 36 tail pixels
   REQUIRE(pointwise_tail(deep, nr) == 4);
   check_implicit<float>(deep, rng, 1e-4, 15);
+  const Conv2dParams deeper = conv(9, 1200, 10, 10, 37, 1, 1, 1, 0);  // two depth blocks (KC_IMPLICIT)
+  REQUIRE(1200 > tl::kernels::GemmBlocking::KC_IMPLICIT);
+  check_implicit<float>(deeper, rng, 1e-4, 15);
   const Conv2dParams groups = conv(8, 32, 10, 10, 16, 1, 1, 1, 0, 4);
   REQUIRE(pointwise_tail(groups, nr) == 4);
   check_implicit<float>(groups, rng, 1e-4, 7);

@@ -84,7 +84,7 @@ inline uint32_t kept_lanes(int64_t l, int64_t cols, int64_t Wf, int64_t Q) {
 template <class UK, class T>
 void implicit_tail_rows(const Conv2dParams& p, const T* apre, const T* xt, int64_t tail, int64_t g, int64_t i0,
                         int64_t mc, const Epilogue<T>& ep, T* yt, T* y) {
-  constexpr int64_t MR = UK::mr, NR = UK::nr, KC = GemmBlocking::KC;
+  constexpr int64_t MR = UK::mr, NR = UK::nr, KC = GemmBlocking::KC_IMPLICIT;
   const int64_t G = p.groups, Cg = p.C / G, Kg = p.K / G, Mpad = round_up(Kg, MR);
   const int64_t PQ = p.P() * p.Q(), cols = p.N * tail;
   int64_t* off = scratch<int64_t>(Scratch::Offsets, Cg);  // the thread's main tasks are done with theirs
@@ -114,7 +114,7 @@ void implicit_tail_rows(const Conv2dParams& p, const T* apre, const T* xt, int64
 template <class T>
 void conv2d_forward_implicit(const Conv2dParams& p, const T* x, const T* w, T* y, const Epilogue<T>& ep = {}) {
   using UK = OffsetMicroKernel<T>;
-  constexpr int64_t MR = UK::mr, NR = UK::nr, KC = GemmBlocking::KC;
+  constexpr int64_t MR = UK::mr, NR = UK::nr, KC = GemmBlocking::KC_IMPLICIT;
   static_assert(MR == MicroKernel<T>::mr, "A is packed for MicroKernel<T>'s row count");
   const ImplicitGeometry geo(p);
   const int64_t G = p.groups, Cg = geo.Cg, Kg = p.K / G, D = Cg * p.R * p.S;
@@ -136,7 +136,7 @@ void conv2d_forward_implicit(const Conv2dParams& p, const T* x, const T* w, T* y
       for (int64_t c = 0; c < p.C; ++c)
         for (int64_t n = 0; n < p.N; ++n) copy_run(xt + (c * p.N + n) * tail, x + ((n * p.C + c) + 1) * PQ - tail, tail);
     }
-    for (int64_t g = 0; g < G; ++g) prepack_a_shared(Kg, D, w + g * Kg * D, D, 1, apre + g * Mpad * D);
+    for (int64_t g = 0; g < G; ++g) prepack_a_shared(Kg, D, w + g * Kg * D, D, 1, apre + g * Mpad * D, KC);
     int64_t* off = scratch<int64_t>(Scratch::Offsets, D);
     if (!geo.copied) geo.tap_offsets(p.H * p.W, off);
 #pragma omp for schedule(dynamic) nowait

@@ -14,10 +14,12 @@ TL_KERNELS_BEGIN
 
 /// Packs all of A (M x D) block by block: depth block d0 starts at dst + d0 * round_up(M, MR), and
 /// inside it row panel i0 (a multiple of MR) starts at + i0 * kc. Called inside a parallel region.
+/// Depth blocks of KC: the packed GEMM's by default, the implicit forward passes its own.
 template <class T>
-void prepack_a_shared(int64_t M, int64_t D, const T* a, int64_t rsa, int64_t csa, T* dst) {
+void prepack_a_shared(int64_t M, int64_t D, const T* a, int64_t rsa, int64_t csa, T* dst,
+                      int64_t KC = GemmBlocking::KC) {
   constexpr int MR = MicroKernel<T>::mr;
-  const int64_t Mpad = round_up(M, MR), KC = GemmBlocking::KC, blocks = ceil_div(D, KC) * ceil_div(M, MR);
+  const int64_t Mpad = round_up(M, MR), blocks = ceil_div(D, KC) * ceil_div(M, MR);
 #pragma omp for schedule(static)
   for (int64_t t = 0; t < blocks; ++t) {
     const int64_t d0 = (t / ceil_div(M, MR)) * KC, i0 = (t % ceil_div(M, MR)) * MR;

@@ -53,6 +53,10 @@ struct GemmBlocking {
   static constexpr int64_t KC = 256;  // depth of one packed block
   static constexpr int64_t MC = 576;  // rows of A per block (multiple of every MR)
   static constexpr int64_t NC = 256;  // columns of B per block (multiple of every NR)
+  // Depth of one block of the implicit forward (conv2d_implicit.hpp), whose B is read in place, not
+  // packed into an L1 panel: a deeper block writes its C tiles fewer times (1.02-1.05x on the 3x3
+  // layers against KC, docs/performance.md). 1152 = 128 channels of a 3x3 kernel.
+  static constexpr int64_t KC_IMPLICIT = 1152;
 };
 
 TL_KERNELS_END

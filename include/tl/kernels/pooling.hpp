@@ -154,9 +154,9 @@ inline void max_pool2d_units_avx512(const Pool2dParams& p, const float* xp, cons
 }
 
 /// AVX-512 float max pooling: 16 output columns at a time, the window's taps visited in the scalar
-/// order (rows, then columns) with per-lane masks for the padding, so values, argmax (first maximum
-/// wins, a later NaN replaces an earlier one, the same default index when nothing beats -inf) and
-/// NaN propagation are exactly the scalar kernel's.
+/// order (rows, then columns), padding read as -infinity, so values, argmax (first maximum wins, a
+/// later NaN replaces an earlier one, the same default index when nothing beats -inf) and NaN
+/// propagation are exactly the scalar kernel's.
 /// Stride-1 rows are masked loads, stride-2 rows two loads and a permute, wider strides masked
 /// gathers. Planes must fit 32-bit offsets. The columns, masks and default argmax column of each
 /// (block of 16 outputs, tap column) are worked out once per call into `cols` (blocks * kw
@@ -218,7 +218,8 @@ void max_pool2d_forward(const Pool2dParams& p, const T* x, T* y, int64_t* idx) {
     if (p.H * p.W < (int64_t{1} << 30) && p.Q * p.sw + p.kw * p.dw < (int64_t{1} << 30)) {
       const int64_t blocks = (p.Q + 15) / 16;
       auto* cols = scratch<PoolColumnTap>(Scratch::Local, blocks * (p.kw + 1));
-      float* pad_row = scratch<float>(Scratch::Padded, p.W + 32);  // a row of -infinity
+      // a row of -infinity, with room before it for the (masked-off) columns left of the input
+      float* pad_row = scratch<float>(Scratch::Padded, p.W + 64) + 32;
       return max_pool2d_forward_avx512(p, x, y, idx, cols + blocks, cols, pad_row);
     }
   }

@@ -156,14 +156,13 @@ void conv2d_backward_data_phased_with(const Conv2dParams& p, const T* dy, const 
       const int64_t ni = std::min(images, p.N - n0);
       const int64_t i1 = std::min(Hmax, i0 + block), wrows = (i1 - i0) + span, plane = wrows * Wf;
       const int64_t wsize = Kg * plane;  // one image's window
-      T* win = scratch<T>(Scratch::Padded, ni * wsize + NR);
+      T* win = scratch<T>(Scratch::Padded, ni * wsize);  // the micro-kernels mask their last tile: no slack
       for (int64_t e = 0; e < ni; ++e) {  // window row i: dY row i0 + e_min + i; column j: dY column j + e_min_col
         const T* dyg = dy + ((n0 + e) * p.K + g * Kg) * P * Q;
         for (int64_t k = 0; k < Kg; ++k)
           copy_phase_rows(dyg + k * P * Q, P, Q, int64_t{0}, -cols.e_min, int64_t{1}, int64_t{1}, int64_t{0},
                           int64_t{0}, i0 + rows.e_min, wrows, Wf, win + e * wsize + k * plane);
       }
-      std::fill(win + ni * wsize, win + ni * wsize + NR, T(0));
       for (int64_t a = 0; a < sh; ++a) {
         const int64_t nrows = std::min(i1, rows.size(a)) - i0, ld = nrows * Wf;
         if (nrows <= 0) continue;

@@ -6,8 +6,9 @@ Also GFLOPS per CPU-second (process CPU time, all threads): on a shared, loaded 
 how well each uses the cycles it gets, and is far steadier than wall-clock time.
 
 Usage: python3 bench/compare.py [--build build-kernels] [--rounds 2] [--min-time 0.3] [--filter STR]
-       [--markdown] [--models] [--memory] [--shapes resnet|resnet18_32] [--passive] [--no-malloc-env]
+       [--markdown] [--models] [--memory] [--pool] [--shapes resnet|resnet18_32] [--passive] [--no-malloc-env]
 --models compares whole ResNets instead (bench_resnet vs torchvision models), images per second.
+--pool compares max pooling with indices (bench_pool vs torch max_pool2d), ms per call.
 --memory compares the peak RSS of one model step (default ResNet-50 training, batch 8, 224x224).
 --no-malloc-env runs both with glibc malloc's default settings (as users run them).
 Needs a build with -DTL_BUILD_BENCH=ON (target bench_conv) and Debian's python3-torch.
@@ -133,6 +134,30 @@ def models_table(args):
                   f"{vc:.2f} | {pc:.2f} | {vc / pc if pc else 0:.2f} |")
 
 
+def pool_table(args):
+    """--pool: bench_pool's fast kernel against PyTorch's max_pool2d with indices, best round each, ms per call."""
+    tl, th = {}, {}
+    for rnd in range(args.rounds):
+        print(f"round {rnd + 1}/{args.rounds}: tl pools ...", file=sys.stderr, flush=True)
+        exe = os.path.join(args.build, "bench", "bench_pool")
+        p = subprocess.run([exe, "--benchmark_filter=pool/fast/", "--benchmark_format=json"], env=bench_env(),
+                           capture_output=True, text=True, check=True)
+        for b in json.loads(p.stdout)["benchmarks"]:
+            shape = b["name"].split("/")[2]
+            tl[shape] = min(tl.get(shape, float("inf")), b["real_time"])  # ms (kMillisecond)
+        print(f"round {rnd + 1}/{args.rounds}: pytorch pools ...", file=sys.stderr, flush=True)
+        cmd = ["/usr/bin/python3", os.path.join(HERE, "compare_pytorch.py"), "--pool", "--min-time", str(args.min_time)]
+        p = subprocess.run(cmd, env=bench_env(), capture_output=True, text=True, check=True)
+        for r in map(json.loads, p.stdout.splitlines()):
+            if r["pool"] not in th or r["ms"] < th[r["pool"]]["ms"]:
+                th[r["pool"]] = r
+    print("| max pool (planes x H x W, kernel, stride, padding) | tl ms | torch ms | torch layout | tl/torch speed |")
+    print("|---|---|---|---|---|")
+    for k, v in tl.items():
+        if k in th:
+            print(f"| {k} | {v:.3f} | {th[k]['ms']:.3f} | {th[k]['layout']} | {th[k]['ms'] / v:.2f} |")
+
+
 def memory_table(args):
     """Peak RSS of one model step (default the ResNet-50 training step, batch 8, 224x224): each run a
     fresh process (ru_maxrss is per process), tl and PyTorch in NCHW and channels_last alternately;
@@ -179,6 +204,7 @@ def main():
                          "malloc as users get it")
     ap.add_argument("--memory", action="store_true",
                     help="peak RSS of one model step, tl vs PyTorch (--filter, default resnet50/train/8x224)")
+    ap.add_argument("--pool", action="store_true", help="max pooling (bench_pool) instead of conv layers")
     args = ap.parse_args()
     global PASSIVE, MALLOC_ENV
     PASSIVE = args.passive
@@ -188,6 +214,9 @@ def main():
         return
     if args.models:
         models_table(args)
+        return
+    if args.pool:
+        pool_table(args)
         return
 
     tl, th, peaks, peaks_cpu, afters = {}, {}, [], [], []

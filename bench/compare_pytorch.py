@@ -28,6 +28,25 @@ SHAPES_RESNET18_32 = [  # same as tl_bench::resnet18_32_conv_shapes(): ResNet-18
     (32, 512, 1, 1, 512, 3, 3, 1, 1), (32, 256, 2, 2, 512, 1, 1, 2, 0),
 ]
 PASSES = ["fwd", "bwd_data", "bwd_weight"]
+POOL_SHAPES = [  # planes, H (= W), kernel, stride, padding -- same as bench/bench_pool.cpp
+    (8 * 64, 112, 3, 2, 1), (32 * 64, 32, 3, 2, 1), (8 * 64, 56, 2, 2, 0), (8 * 64, 56, 3, 1, 1),
+]
+
+
+def run_pools(args):
+    """--pool: max_pool2d with indices (what training keeps), batch of planes as N x 64 channels."""
+    for planes, h, k, st, p in POOL_SHAPES:
+        name = f"{planes}x{h}x{h}_k{k}_s{st}_p{p}"
+        best = None
+        for cl in (False, True):
+            fmt = torch.channels_last if cl else torch.contiguous_format
+            x = torch.rand(planes // 64, 64, h, h).to(memory_format=fmt)
+            t, cpu = time_call(lambda: torch.nn.functional.max_pool2d(x, k, st, p, return_indices=True),
+                               args.min_time)
+            if best is None or t < best[0]:
+                best = (t, "channels_last" if cl else "nchw", cpu)
+        print(json.dumps({"pool": name, "ms": best[0] * 1e3, "layout": best[1], "cpu_ms": best[2] * 1e3,
+                          "threads": torch.get_num_threads(), "torch": torch.__version__}), flush=True)
 
 
 def shape_name(s):
@@ -128,6 +147,7 @@ def run_models(args):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--models", action="store_true", help="time whole ResNets instead of conv layers")
+    ap.add_argument("--pool", action="store_true", help="time max pooling (bench_pool.cpp's shapes) instead")
     ap.add_argument("--min-time", type=float, default=0.3, help="seconds per (shape, pass, layout)")
     ap.add_argument("--filter", default="", help="substring of '<pass>/<shape>' to run")
     ap.add_argument("--shapes", default="resnet", choices=["resnet", "resnet18_32"], help="conv shape set")
@@ -138,6 +158,10 @@ def main():
     torch.manual_seed(0)
     if args.models:
         run_models(args)
+        return
+    if args.pool:
+        with torch.no_grad():
+            run_pools(args)
         return
     with torch.no_grad():
         for s in (SHAPES_RESNET18_32 if args.shapes == "resnet18_32" else SHAPES):

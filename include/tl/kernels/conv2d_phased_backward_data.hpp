@@ -25,6 +25,7 @@
 #include "tl/kernels/gemm_parallel.hpp"
 #include "tl/kernels/gemm_scratch.hpp"
 #include "tl/kernels/gemm_ukernel_offsets.hpp"
+#include "tl/kernels/lane_mask.hpp"
 
 TL_KERNELS_BEGIN
 
@@ -34,6 +35,21 @@ inline bool phase_tap_offset(int64_t num, int64_t stride, int64_t& e) {
   if (((num % stride) + stride) % stride != 0) return false;
   e = num / stride;  // exact
   return true;
+}
+
+/// The smallest and largest offset e over all the phases of one axis and their taps (lo = hi = 0
+/// when no tap reaches any phase).
+inline void phase_offset_range(int64_t stride, int64_t taps, int64_t pad, int64_t dil, int64_t& lo, int64_t& hi) {
+  bool any = false;
+  lo = hi = 0;
+  for (int64_t a = 0; a < stride; ++a)
+    for (int64_t r = 0; r < taps; ++r) {
+      int64_t e = 0;
+      if (!phase_tap_offset(a + pad - r * dil, stride, e)) continue;
+      lo = any ? std::min(lo, e) : e;
+      hi = any ? std::max(hi, e) : e;
+      any = true;
+    }
 }
 
 /// The taps of one axis, per phase: phase a (of `stride`) reads tap t[i] at offset e[i] (output
@@ -46,7 +62,7 @@ struct PhaseAxis {
   /// buf holds stride * (1 + 2 * taps) values.
   PhaseAxis(int64_t stride_, int64_t taps_, int64_t pad, int64_t dil, int64_t extent_, int64_t* buf)
       : stride(stride_), taps(taps_), extent(extent_), count(buf), t(buf + stride_), e(buf + stride_ * (1 + taps_)) {
-    bool any = false;
+    phase_offset_range(stride, taps, pad, dil, e_min, e_max);
     for (int64_t a = 0; a < stride; ++a) {
       count[a] = 0;
       for (int64_t r = 0; r < taps; ++r) {
@@ -55,9 +71,6 @@ struct PhaseAxis {
         t[a * taps + count[a]] = r;
         e[a * taps + count[a]] = off;
         ++count[a];
-        e_min = any ? std::min(e_min, off) : off;
-        e_max = any ? std::max(e_max, off) : off;
-        any = true;
       }
     }
   }
@@ -97,13 +110,12 @@ void interleave_phases(const T* const* src, int64_t stride, int64_t n, T* __rest
     if (stride == 2) {  // 16 values of each phase make 32 of dX: two two-source permutes
       const __m512i lo = _mm512_setr_epi32(0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
       const __m512i hi = _mm512_setr_epi32(8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31);
-      auto lanes = [](int64_t k) { return k >= 16 ? __mmask16(0xFFFF) : k <= 0 ? __mmask16(0) : __mmask16((1u << k) - 1); };
       for (; j < n; j += 32) {  // the last round masked: ceil(r/2) even and floor(r/2) odd values of r
         const int64_t r = n - j;
-        const __m512 e = _mm512_maskz_loadu_ps(lanes((r + 1) / 2), src[0] + j / 2);
-        const __m512 o = _mm512_maskz_loadu_ps(lanes(r / 2), src[1] + j / 2);
-        _mm512_mask_storeu_ps(dst + j, lanes(r), _mm512_permutex2var_ps(e, lo, o));
-        _mm512_mask_storeu_ps(dst + j + 16, lanes(r - 16), _mm512_permutex2var_ps(e, hi, o));
+        const __m512 e = _mm512_maskz_loadu_ps(lane_mask((r + 1) / 2), src[0] + j / 2);
+        const __m512 o = _mm512_maskz_loadu_ps(lane_mask(r / 2), src[1] + j / 2);
+        _mm512_mask_storeu_ps(dst + j, lane_mask(r), _mm512_permutex2var_ps(e, lo, o));
+        _mm512_mask_storeu_ps(dst + j + 16, lane_mask(r - 16), _mm512_permutex2var_ps(e, hi, o));
       }
       return;
     }
@@ -244,22 +256,14 @@ constexpr int64_t phased_tile_width(int64_t Cg) {
 
 /// Whether conv2d_backward_data_phased should replace the GEMM + col2im for strided p, with tiles
 /// nr positions wide: kernels larger than 1x1 whose phases keep 85% or more of the positions they
-/// compute. Measured (docs/performance.md, 2 threads, AVX-512): 1.2-1.3x on ResNet's 3x3 stride-2
-/// layers over 56x56 images, 1.1x over 28x28 and 1.3x on the 7x7 stem; 0.6-0.9x over 14x14 images
-/// (7x7 phases: 77% kept) and 0.6-0.8x on 1x1 layers, whose other phases are all zero.
+/// compute. Measured (docs/performance.md, 2 threads, AVX-512): 1.31-1.40x on ResNet's 3x3
+/// stride-2 layers over 56x56 images, 1.10-1.16x over 28x28 and 1.30-1.59x on the 7x7 stem;
+/// 0.57-0.75x over 14x14 images (7x7 phases: 77% kept), 0.55-0.83x on 8x8 phases, and 0.8x on
+/// 1x1 layers, whose other phases are all zero.
 inline bool conv2d_phased_backward_data_preferred(const Conv2dParams& p, int64_t nr) {
   if ((p.stride_h == 1 && p.stride_w == 1) || p.R * p.S == 1 || p.stride_h > 64 || p.stride_w > 64) return false;
-  // the column offsets e = (b + pad - s*dil) / stride over the phases b and their taps s
-  int64_t e_min = 0, e_max = 0;
-  bool any = false;
-  for (int64_t b = 0; b < p.stride_w; ++b)
-    for (int64_t s = 0; s < p.S; ++s) {
-      int64_t e = 0;
-      if (!phase_tap_offset(b + p.pad_w - s * p.dil_w, p.stride_w, e)) continue;
-      e_min = any ? std::min(e_min, e) : e;
-      e_max = any ? std::max(e_max, e) : e;
-      any = true;
-    }
+  int64_t e_min = 0, e_max = 0;  // as conv2d_backward_data_phased_with's window: Wf columns
+  phase_offset_range(p.stride_w, p.S, p.pad_w, p.dil_w, e_min, e_max);
   const int64_t H0 = ceil_div(p.H, p.stride_h), W0 = ceil_div(p.W, p.stride_w), Wf = W0 + e_max - e_min;
   const double kept = static_cast<double>(H0 * W0) / static_cast<double>(round_up((H0 - 1) * Wf + W0, nr));
   return kept >= 0.85;

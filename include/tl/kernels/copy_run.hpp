@@ -8,6 +8,7 @@
 #include <type_traits>
 
 #include "tl/kernels/gemm_config.hpp"
+#include "tl/kernels/lane_mask.hpp"
 
 TL_KERNELS_BEGIN
 
@@ -44,11 +45,9 @@ inline void copy_strided_run(T* __restrict dst, const T* __restrict src, int64_t
                                                          _mm512_loadu_ps(src + 2 * i + 16)));
       if (i < n) {  // the last r <= 16 outputs read 2r - 1 values: masked loads stop there
         const int64_t reads = 2 * (n - i) - 1;
-        const __mmask16 lo = static_cast<__mmask16>(reads >= 16 ? 0xFFFF : (1u << reads) - 1);
-        const __mmask16 hi = static_cast<__mmask16>(reads > 16 ? (1u << (reads - 16)) - 1 : 0);
-        const __m512 v = _mm512_permutex2var_ps(_mm512_maskz_loadu_ps(lo, src + 2 * i), even,
-                                                _mm512_maskz_loadu_ps(hi, src + 2 * i + 16));
-        _mm512_mask_storeu_ps(dst + i, static_cast<__mmask16>((1u << (n - i)) - 1), v);
+        const __m512 v = _mm512_permutex2var_ps(_mm512_maskz_loadu_ps(lane_mask(reads), src + 2 * i), even,
+                                                _mm512_maskz_loadu_ps(lane_mask(reads - 16), src + 2 * i + 16));
+        _mm512_mask_storeu_ps(dst + i, lane_mask(n - i), v);
       }
       return;
     }

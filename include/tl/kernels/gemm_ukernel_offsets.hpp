@@ -10,6 +10,7 @@
 
 #include "tl/kernels/gemm_config.hpp"
 #include "tl/kernels/gemm_ukernel.hpp"
+#include "tl/kernels/lane_mask.hpp"
 
 TL_KERNELS_BEGIN
 
@@ -53,7 +54,7 @@ struct Avx512OffsetMicroKernelF32 {
                   int64_t rows, int64_t cols, float* __restrict c, int64_t ldc, bool accumulate,
                   bool prefetch_next = false) {
     __m512 c0[8], c1[8];
-    const __mmask16 m0 = lanes(cols), m1 = lanes(cols - 16);
+    const __mmask16 m0 = lane_mask(cols), m1 = lane_mask(cols - 16);
     products(kc, a, b, off, cols, m0, m1, prefetch_next, c0, c1);
 #pragma GCC unroll 8
     for (int i = 0; i < 8; ++i) {
@@ -75,10 +76,10 @@ struct Avx512OffsetMicroKernelF32 {
                           int64_t rows, int64_t cols, uint32_t keep, float* __restrict c, int64_t ldc, bool accumulate,
                           bool prefetch_next = false) {
     __m512 c0[8], c1[8];
-    products(kc, a, b, off, cols, lanes(cols), lanes(cols - 16), prefetch_next, c0, c1);
+    products(kc, a, b, off, cols, lane_mask(cols), lane_mask(cols - 16), prefetch_next, c0, c1);
     const __mmask16 k0 = __mmask16(keep), k1 = __mmask16(keep >> 16);
     const int n0 = __builtin_popcount(k0);
-    const __mmask16 s0 = lanes(n0), s1 = lanes(__builtin_popcount(k1));
+    const __mmask16 s0 = lane_mask(n0), s1 = lane_mask(__builtin_popcount(k1));
 #pragma GCC unroll 8
     for (int i = 0; i < 8; ++i) {
       if (i >= rows) break;
@@ -94,9 +95,6 @@ struct Avx512OffsetMicroKernelF32 {
   }
 
  private:
-  [[gnu::always_inline]] static __mmask16 lanes(int64_t n) {
-    return n >= 16 ? __mmask16(0xFFFF) : n <= 0 ? __mmask16(0) : __mmask16((1u << n) - 1);
-  }
   /// c0/c1[i] = row i of A_panel * B(b, off), columns 0-15 and 16-31 (masked loads when cols < 32).
   [[gnu::always_inline]] static void products(int64_t kc, const float* __restrict a, const float* b, const int64_t* __restrict off,
                        int64_t cols, __mmask16 m0, __mmask16 m1, bool prefetch_next, __m512* c0, __m512* c1) {
@@ -148,7 +146,7 @@ struct Avx512FewRowsOffsetMicroKernelF32 {
     __m512 acc[MR][NV];
     __mmask16 m[NV];
 #pragma GCC unroll 16
-    for (int v = 0; v < NV; ++v) m[v] = lanes(cols - 16 * v);
+    for (int v = 0; v < NV; ++v) m[v] = lane_mask(cols - 16 * v);
     if (cols == nr) {
       loop<true>(kc, a, b, off, m, acc);
     } else {
@@ -167,9 +165,6 @@ struct Avx512FewRowsOffsetMicroKernelF32 {
   }
 
  private:
-  [[gnu::always_inline]] static __mmask16 lanes(int64_t n) {
-    return n >= 16 ? __mmask16(0xFFFF) : n <= 0 ? __mmask16(0) : __mmask16((1u << n) - 1);
-  }
   template <bool Full>
   [[gnu::always_inline]] static void loop(int64_t kc, const float* __restrict a, const float* b,
                                           const int64_t* __restrict off, const __mmask16* m, __m512 (*acc)[NV]) {

@@ -10,6 +10,7 @@
 
 #include "tl/kernels/gemm_config.hpp"
 #include "tl/kernels/gemm_scratch.hpp"
+#include "tl/kernels/lane_mask.hpp"
 
 namespace tl::kernels {
 
@@ -174,7 +175,7 @@ inline void max_pool2d_forward_avx512(const Pool2dParams& p, const float* x, flo
       while (w0 < 0) w0 += p.dw;
       f.iw[j] = j < n ? static_cast<int32_t>(w0) : 0;
     }
-    f.valid = static_cast<__mmask16>((1u << n) - 1u);
+    f.valid = lane_mask(n);
     for (int64_t t = 0; t < p.kw; ++t) {
       PoolColumnTap& c = cols[b * p.kw + t];
       __mmask16 valid = 0;

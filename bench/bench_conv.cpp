@@ -63,9 +63,7 @@ int main(int argc, char** argv) {
           ->UseRealTime()
           ->Unit(benchmark::kMillisecond)
           ->MinTime(0.3);
-  benchmark::Initialize(&argc, argv);
-  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
-  benchmark::RunSpecifiedBenchmarks();
+  if (!tl_bench::run_registered(argc, argv)) return 1;
   const tl_bench::Peak after = tl_bench::fma_peak();
   std::fprintf(stderr, "fma_peak_gflops (all threads, wall) before %.1f after %.1f; per cpu-second before %.1f after %.1f\n",
                g_peak.wall_gflops, after.wall_gflops, g_peak.per_cpu_gflops, after.per_cpu_gflops);

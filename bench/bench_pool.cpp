@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "bench_util.hpp"
 #include "tl/kernels/pooling.hpp"
 
 namespace {
@@ -57,8 +58,6 @@ int main(int argc, char** argv) {
           ->Unit(benchmark::kMillisecond)
           ->MinTime(0.2);
     }
-  benchmark::Initialize(&argc, argv);
-  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
-  benchmark::RunSpecifiedBenchmarks();
+  if (!tl_bench::run_registered(argc, argv)) return 1;
   benchmark::Shutdown();
 }

@@ -16,6 +16,8 @@
 #include <tl/optim/optim.hpp>
 #include <tl/tl.hpp>
 
+#include "bench_util.hpp"
+
 namespace {
 
 namespace F = tl::nn::functional;
@@ -77,9 +79,7 @@ int main(int argc, char** argv) {
         ->Unit(benchmark::kMillisecond)
         ->MinTime(min_time);
   }
-  benchmark::Initialize(&argc, argv);
-  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
-  benchmark::RunSpecifiedBenchmarks();
+  if (!tl_bench::run_registered(argc, argv)) return 1;
   rusage ru{};
   getrusage(RUSAGE_SELF, &ru);
   std::fprintf(stderr, "peak_rss_mib %.1f\n", static_cast<double>(ru.ru_maxrss) / 1024.0);

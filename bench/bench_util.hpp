@@ -1,6 +1,7 @@
 #pragma once
 // Shared by the benchmarks: a short FMA-peak probe (the machine's fp32 peak with the benchmark's
-// thread count, measured rather than assumed) and the ResNet convolution shapes of issue #4.
+// thread count, measured rather than assumed), the ResNet convolution shapes of issue #4, and the
+// runner every main() ends with.
 #include <benchmark/benchmark.h>
 
 #include <algorithm>
@@ -21,6 +22,15 @@
 #include "tl/kernels/conv2d_params.hpp"
 
 namespace tl_bench {
+
+/// Parses Google Benchmark's flags and runs the registered benchmarks; false (nothing run) on a
+/// flag it does not know. The caller may report more, then calls benchmark::Shutdown().
+inline bool run_registered(int& argc, char** argv) {
+  benchmark::Initialize(&argc, argv);
+  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return false;
+  benchmark::RunSpecifiedBenchmarks();
+  return true;
+}
 
 /// CPU seconds used by the whole process (all threads) so far. On a shared host, work divided by
 /// CPU time measures how well the kernels use the cycles they get, independently of time slicing.

@@ -254,6 +254,29 @@ TEST_CASE(TL_TEST_ISA " conv2d implicit GEMM (stride 1, image read in place) mat
   check_implicit<float>(asym, rng, 1e-5, 13);
 }
 
+TEST_CASE(TL_TEST_ISA " conv2d implicit GEMM shares the images evenly over the threads") {
+  using tl::kernels::plan_implicit_tasks;
+  // 32 images of 32x32 (1088 flat positions), 16 channels in and out: at most 3 images per task
+  // fit the task's budget. Tasks of 3 would give one of 2 threads 17 images and the other 15.
+  const auto two = plan_implicit_tasks(32, 1088, 16, 16, 1, 2, 8, 32);
+  CHECK(two.images == 2);
+  CHECK(two.image_tasks == 16);
+  const auto one = plan_implicit_tasks(32, 1088, 16, 16, 1, 1, 8, 32);  // one thread: nothing to even out
+  CHECK(one.images == 3);
+  CHECK(one.image_tasks == 11);
+  const auto three = plan_implicit_tasks(32, 1088, 16, 16, 1, 3, 8, 32);  // 11 tasks of 3: 4 rounds, 12 images
+  CHECK(three.images == 3);
+  const auto seven = plan_implicit_tasks(7, 288, 16, 16, 1, 2, 8, 32);  // 7 images of 16x16 fit one task
+  CHECK(seven.images == 4);
+  CHECK(seven.image_tasks == 2);
+  const auto large = plan_implicit_tasks(8, 3248, 64, 64, 1, 2, 8, 32);  // 56x56 maps: column chunks
+  CHECK(large.images == 1);
+  CHECK(large.col_tasks == 4);
+  std::mt19937 rng(63);
+  check_implicit<float>(conv(7, 16, 16, 16, 16, 3, 3, 1, 1), rng, 1e-4);  // tasks of 4 and 3 images
+  check_implicit<float>(conv(5, 6, 5, 5, 8, 3, 3, 1, 1, 2), rng, 1e-5);   // two groups, tasks of 3 and 2
+}
+
 TEST_CASE(TL_TEST_ISA " conv2d implicit GEMM computes the partial last tiles of 1x1 layers together") {
   using tl::kernels::pointwise_tail;
   constexpr int64_t nr = tl::kernels::OffsetMicroKernel<float>::nr;

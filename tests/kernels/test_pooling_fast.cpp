@@ -68,3 +68,53 @@ TEST_CASE("max_pool2d forward: vector kernel matches the scalar kernel exactly")
   tall.planes = 2, tall.H = 31, tall.W = 9, tall.P = tl::kernels::pool_output_size(31, 3, 2, 1, 1, true), tall.Q = 5;
   check_max_pool(tall, rng);
 }
+
+TEST_CASE("max_pool2d forward by row maxima (stride 2 along rows) matches the scalar kernel exactly") {
+  using tl::kernels::max_pool2d_by_row_maxima_applies;
+  Pool2dParams resnet;  // ResNet's stem pool and a 2x2 pool take this path; others keep the tap kernel
+  resnet.planes = 2, resnet.H = resnet.W = 112, resnet.kh = resnet.kw = 3, resnet.sh = resnet.sw = 2;
+  resnet.ph = resnet.pw = 1, resnet.P = resnet.Q = 56;
+  CHECK(max_pool2d_by_row_maxima_applies(resnet));
+  Pool2dParams two = resnet;
+  two.kh = two.kw = 2, two.ph = two.pw = 0;
+  CHECK(max_pool2d_by_row_maxima_applies(two));
+  Pool2dParams no = resnet;
+  no.sw = 1;
+  CHECK_FALSE(max_pool2d_by_row_maxima_applies(no));
+  no = resnet, no.dw = 2;
+  CHECK_FALSE(max_pool2d_by_row_maxima_applies(no));
+  no = resnet, no.kw = 3, no.pw = 0;  // tap 2q + 2
+  CHECK_FALSE(max_pool2d_by_row_maxima_applies(no));
+  no = resnet, no.kw = 5, no.pw = 2;
+  CHECK_FALSE(max_pool2d_by_row_maxima_applies(no));
+  no = resnet, no.kw = 4, no.pw = 2;  // taps 2q - 2 .. 2q + 1
+  CHECK_FALSE(max_pool2d_by_row_maxima_applies(no));
+
+  std::mt19937 rng(32);
+  std::uniform_int_distribution<int> k(1, 4), st(1, 3), dil(1, 2), h(1, 40), w(1, 90), planes(1, 3), ceil(0, 1);
+  int checked = 0;
+  for (int t = 0; t < 600 && checked < 200; ++t) {
+    Pool2dParams p;
+    p.planes = planes(rng);
+    p.H = h(rng), p.W = w(rng);
+    p.kh = k(rng), p.kw = std::uniform_int_distribution<int>(1, 3)(rng), p.sh = st(rng), p.sw = 2;
+    p.dh = dil(rng), p.dw = 1;
+    p.ph = std::uniform_int_distribution<int>(0, static_cast<int>(p.kh / 2))(rng);
+    p.pw = std::uniform_int_distribution<int>(0, static_cast<int>(p.kw / 2))(rng);
+    const bool cm = ceil(rng) == 1;
+    p.P = tl::kernels::pool_output_size(p.H, p.kh, p.sh, p.ph, p.dh, cm);
+    p.Q = tl::kernels::pool_output_size(p.W, p.kw, p.sw, p.pw, p.dw, cm);
+    if (p.P <= 0 || p.Q <= 0 || !max_pool2d_by_row_maxima_applies(p)) continue;
+    check_max_pool(p, rng);
+    ++checked;
+  }
+  CHECK(checked == 200);
+  check_max_pool(resnet, rng);
+  check_max_pool(two, rng);
+  Pool2dParams skip = resnet;  // dilation 2 over one row: the first output row's window holds no row
+  skip.H = 1, skip.kh = 3, skip.sh = 3, skip.ph = 1, skip.dh = 2, skip.P = 1;
+  check_max_pool(skip, rng);
+  Pool2dParams edge = resnet;  // a 33-column row: the last block's second load reads one column
+  edge.H = 5, edge.W = 33, edge.P = 3, edge.Q = 17;
+  check_max_pool(edge, rng);
+}

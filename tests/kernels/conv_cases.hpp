@@ -266,6 +266,9 @@ TEST_CASE(TL_TEST_ISA " conv2d implicit GEMM shares the images evenly over the t
   CHECK(one.image_tasks == 11);
   const auto three = plan_implicit_tasks(32, 1088, 16, 16, 1, 3, 8, 32);  // 11 tasks of 3: 4 rounds, 12 images
   CHECK(three.images == 3);
+  const auto cifar = plan_implicit_tasks(32, 288, 32, 32, 1, 2, 8, 32);  // 16x16 maps: 5 tasks of 7 images
+  CHECK(cifar.images == 4);
+  CHECK(cifar.image_tasks == 8);
   const auto seven = plan_implicit_tasks(7, 288, 16, 16, 1, 2, 8, 32);  // 7 images of 16x16 fit one task
   CHECK(seven.images == 4);
   CHECK(seven.image_tasks == 2);

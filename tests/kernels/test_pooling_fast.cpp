@@ -114,7 +114,7 @@ TEST_CASE("max_pool2d forward by row maxima (stride 2 along rows) matches the sc
   Pool2dParams skip = resnet;  // dilation 2 over one row: the first output row's window holds no row
   skip.H = 1, skip.kh = 3, skip.sh = 3, skip.ph = 1, skip.dh = 2, skip.P = 1;
   check_max_pool(skip, rng);
-  Pool2dParams edge = resnet;  // a 33-column row: the last block's second load reads one column
+  Pool2dParams edge = resnet;  // a 33-column row: the last block of 16 outputs reads one column
   edge.H = 5, edge.W = 33, edge.P = 3, edge.Q = 17;
   check_max_pool(edge, rng);
 }

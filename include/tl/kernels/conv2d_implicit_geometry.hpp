@@ -161,9 +161,9 @@ struct ImplicitTasks {
 
 /// The number of images per task, from `images` down to half of it, that shares N images out most
 /// evenly over the threads when each image's work is cut into `per_image` tasks: the one whose
-/// busiest thread gets the fewest images (the largest such count). 32 images in tasks of 3 leave
-/// one thread 6 tasks (17 images) and the other 5 (15); tasks of 2 give both 16 (1.055-1.065x on
-/// 32x16x32x32 k16). Not below half: batched images share one pass over the weights.
+/// busiest thread gets the fewest images (the largest such count). On 32x32x16x16 k32, 32 images
+/// in 5 tasks of 7 leave one thread 21 images and the other 11; 8 tasks of 4 give both 16
+/// (1.07-1.08x, 2 threads). Not below half: batched images share one pass over the weights.
 inline int64_t balanced_images(int64_t N, int64_t images, int64_t per_image, int threads) {
   if (threads <= 1) return images;
   // rounds of tasks on the busiest thread, times the task's images (the last task may have fewer)

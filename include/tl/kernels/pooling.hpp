@@ -208,6 +208,7 @@ inline void max_pool2d_forward_avx512(const Pool2dParams& p, const float* x, flo
     }
   }
 }
+
 /// Whether max_pool2d_by_row_maxima_avx512 handles p: stride 2 along rows, no dilation there, and
 /// the taps of output column q at input columns 2q - 1 .. 2q + 1 (ResNet's 3x3 pool with padding 1,
 /// 2x2 pools); any kernel height, stride, padding and dilation down the columns.
@@ -272,8 +273,8 @@ inline void row_maxima_s2(const float* row, int64_t W, int64_t Q, int64_t kw, in
 /// row, then the maxima of those down the window rows. The order of visits is the scalar kernel's
 /// (rows, then columns, greater or NaN replaces), so values and argmax are identical to it: a row's
 /// first maximum (or last NaN) wins within the row, and an earlier row's wins over a later row's
-/// equal one. ResNet's 3x3 stride-2 pool over 112x112 maps makes 2 row passes of 3 columns and one
-/// pass of 3 rows per output, where visiting the 9 taps of each window took 3.3-3.7x longer.
+/// equal one. ResNet's 3x3 stride-2 pool over 112x112 maps reduces, per output row, 2 new input rows
+/// over 3 columns and then 3 rows: 2.2-3.7x faster than visiting the 9 taps of each window (3 runs).
 /// hv, hi: H rows of Q rounded up to 16 values each, the calling thread's.
 inline void max_pool2d_plane_by_row_maxima_avx512(const Pool2dParams& p, const float* xp, float* yp, int64_t* ip,
                                                   float* hv, int32_t* hi) {
@@ -310,6 +311,8 @@ inline void max_pool2d_plane_by_row_maxima_avx512(const Pool2dParams& p, const f
   }
 }
 
+/// max_pool2d_plane_by_row_maxima_avx512 over all planes, in parallel, each thread with its own
+/// row maxima.
 inline void max_pool2d_by_row_maxima_avx512(const Pool2dParams& p, const float* x, float* y, int64_t* idx) {
   const int64_t Qp = (p.Q + 15) / 16 * 16;
 #pragma omp parallel if (p.planes * p.P * p.Q > 16384)
@@ -322,7 +325,6 @@ inline void max_pool2d_by_row_maxima_avx512(const Pool2dParams& p, const float* 
   }
 }
 #endif
-
 
 /// y = max over each window (padding never wins); idx = the argmax's offset h*W + w in its plane.
 /// NaN propagates, as in PyTorch.

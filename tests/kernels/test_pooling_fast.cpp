@@ -69,17 +69,20 @@ TEST_CASE("max_pool2d forward: vector kernel matches the scalar kernel exactly")
   check_max_pool(tall, rng);
 }
 
-TEST_CASE("max_pool2d forward by row maxima (stride 2 along rows) matches the scalar kernel exactly") {
+TEST_CASE("max_pool2d forward by row maxima (stride 1 or 2 along rows) matches the scalar kernel exactly") {
   using tl::kernels::max_pool2d_by_row_maxima_applies;
-  Pool2dParams resnet;  // ResNet's stem pool and a 2x2 pool take this path; others keep the tap kernel
+  Pool2dParams resnet;  // ResNet's stem pool, 2x2 and 3x3 stride-1 pools take this path; others the tap kernel
   resnet.planes = 2, resnet.H = resnet.W = 112, resnet.kh = resnet.kw = 3, resnet.sh = resnet.sw = 2;
   resnet.ph = resnet.pw = 1, resnet.P = resnet.Q = 56;
   CHECK(max_pool2d_by_row_maxima_applies(resnet));
   Pool2dParams two = resnet;
   two.kh = two.kw = 2, two.ph = two.pw = 0;
   CHECK(max_pool2d_by_row_maxima_applies(two));
+  Pool2dParams one = resnet;
+  one.sh = one.sw = 1, one.P = one.Q = 112;
+  CHECK(max_pool2d_by_row_maxima_applies(one));
   Pool2dParams no = resnet;
-  no.sw = 1;
+  no.sw = 3;
   CHECK_FALSE(max_pool2d_by_row_maxima_applies(no));
   no = resnet, no.dw = 2;
   CHECK_FALSE(max_pool2d_by_row_maxima_applies(no));
@@ -97,7 +100,8 @@ TEST_CASE("max_pool2d forward by row maxima (stride 2 along rows) matches the sc
     Pool2dParams p;
     p.planes = planes(rng);
     p.H = h(rng), p.W = w(rng);
-    p.kh = k(rng), p.kw = std::uniform_int_distribution<int>(1, 3)(rng), p.sh = st(rng), p.sw = 2;
+    p.kh = k(rng), p.kw = std::uniform_int_distribution<int>(1, 3)(rng), p.sh = st(rng);
+    p.sw = std::uniform_int_distribution<int>(1, 2)(rng);
     p.dh = dil(rng), p.dw = 1;
     p.ph = std::uniform_int_distribution<int>(0, static_cast<int>(p.kh / 2))(rng);
     p.pw = std::uniform_int_distribution<int>(0, static_cast<int>(p.kw / 2))(rng);
@@ -111,10 +115,13 @@ TEST_CASE("max_pool2d forward by row maxima (stride 2 along rows) matches the sc
   CHECK(checked == 200);
   check_max_pool(resnet, rng);
   check_max_pool(two, rng);
+  check_max_pool(one, rng);
   Pool2dParams skip = resnet;  // dilation 2 over one row: the first output row's window holds no row
   skip.H = 1, skip.kh = 3, skip.sh = 3, skip.ph = 1, skip.dh = 2, skip.P = 1;
   check_max_pool(skip, rng);
   Pool2dParams edge = resnet;  // a 33-column row: the last block of 16 outputs reads one column
   edge.H = 5, edge.W = 33, edge.P = 3, edge.Q = 17;
+  check_max_pool(edge, rng);
+  edge.sh = edge.sw = 1, edge.P = 5, edge.Q = 33;  // stride 1: the last block holds one output
   check_max_pool(edge, rng);
 }

@@ -209,11 +209,13 @@ inline void max_pool2d_forward_avx512(const Pool2dParams& p, const float* x, flo
   }
 }
 
-/// Whether max_pool2d_by_row_maxima_avx512 handles p: stride 2 along rows, no dilation there, and
-/// the taps of output column q at input columns 2q - 1 .. 2q + 1 (ResNet's 3x3 pool with padding 1,
-/// 2x2 pools); any kernel height, stride, padding and dilation down the columns.
+/// Whether max_pool2d_by_row_maxima_avx512 handles p: stride 1 or 2 along rows, no dilation there,
+/// and the taps of output column q at input columns q*sw - 1 .. q*sw + 1 (ResNet's 3x3 pool with
+/// padding 1, 2x2 pools, 3x3 stride-1 pools); any kernel height, stride, padding and dilation down
+/// the columns.
 inline bool max_pool2d_by_row_maxima_applies(const Pool2dParams& p) {
-  return p.sw == 2 && p.dw == 1 && (p.pw == 0 || p.pw == 1) && 2 * p.pw <= p.kw && p.kw - 1 - p.pw <= 1;
+  return (p.sw == 1 || p.sw == 2) && p.dw == 1 && (p.pw == 0 || p.pw == 1) && 2 * p.pw <= p.kw &&
+         p.kw - 1 - p.pw <= 1;
 }
 
 /// A running maximum of 16 lanes and its flat argmax, in the scalar kernel's rule: a later value
@@ -228,15 +230,45 @@ struct RunningMax16 {
   }
 };
 
-/// The maxima of one input row over each output column's taps (max_pool2d_by_row_maxima_applies):
-/// hv[q] = the max of row[2q - pw + t], t < kw (columns outside the row count as -infinity), hi[q]
-/// = its flat index row_at + column, for q < Q rounded up to 16. A block of 16 outputs loads its 32
-/// columns once and splits them into even and odd columns; column 2q - 1 is the odd one shifted in
-/// from the block to its left.
+/// The maximum of up to three taps per lane, in the scalar kernel's order: with pw = 1 the columns
+/// left (c - 1), center (c) and right (c + 1), the first kw of them; with pw = 0 center and right.
+/// at: the center's flat index; row_start: the row's column 0 (the default where column c - 1 is
+/// left of the row). The taps are lambdas: a shifted vector costs a permute only when used.
+template <class Left, class Right>
+[[gnu::always_inline]] inline RunningMax16 max_of_three_taps(Left left, __m512 center, Right right, __m512i at,
+                                                             __m512i row_start, int64_t kw, int64_t pw) {
+  const __m512i one = _mm512_set1_epi32(1);
+  RunningMax16 r;  // (the zero-masked intrinsics: GCC 12 warns, -Wmaybe-uninitialized, in the plain ones)
+  if (pw == 1) {
+    r.m = left();
+    r.at = _mm512_maskz_max_epi32(0xFFFF, _mm512_sub_epi32(at, one), row_start);
+    if (kw >= 2) r.take(center, at);
+    if (kw >= 3) r.take(right(), _mm512_add_epi32(at, one));
+  } else {
+    r.m = center;
+    r.at = at;
+    if (kw >= 2) r.take(right(), _mm512_add_epi32(at, one));
+  }
+  return r;
+}
+
+/// Lane j = value j + Shift of the 32 values lo then hi: with hi holding columns c .. c + 15, Shift
+/// 15 gives columns c - 1 .. c + 14; with lo holding them, Shift 1 gives columns c + 1 .. c + 16.
+template <int Shift>
+[[gnu::always_inline]] inline __m512 columns_from(__m512 lo, __m512 hi) {
+  return _mm512_castsi512_ps(
+      _mm512_maskz_alignr_epi32(0xFFFF, _mm512_castps_si512(hi), _mm512_castps_si512(lo), Shift));
+}
+
+/// The maxima of one input row over each output column's taps (max_pool2d_by_row_maxima_applies),
+/// stride 2: hv[q] = the max of row[2q - pw + t], t < kw (columns outside the row count as
+/// -infinity), hi[q] = its flat index row_at + column, for q < Q rounded up to 16. A block of 16
+/// outputs loads its 32 columns once and splits them into even and odd columns; column 2q - 1 is
+/// the odd one shifted in from the block to its left.
 inline void row_maxima_s2(const float* row, int64_t W, int64_t Q, int64_t kw, int64_t pw, int32_t row_at, float* hv,
                           int32_t* hi) {
   const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
-  const __m512i one = _mm512_set1_epi32(1), odd = _mm512_add_epi32(even, one), row_start = _mm512_set1_epi32(row_at);
+  const __m512i odd = _mm512_add_epi32(even, _mm512_set1_epi32(1)), row_start = _mm512_set1_epi32(row_at);
   const __m512 neg_inf = _mm512_set1_ps(-std::numeric_limits<float>::infinity());
   __m512 odd_left = neg_inf;  // the previous block's odd columns: its lane 15 is column 2*q0 - 1
   for (int64_t q0 = 0; q0 < Q; q0 += 16) {
@@ -250,44 +282,62 @@ inline void row_maxima_s2(const float* row, int64_t W, int64_t Q, int64_t kw, in
       b = _mm512_mask_loadu_ps(neg_inf, lane_mask(W - c0 - 16), row + c0 + 16);
     }
     const __m512 e = _mm512_permutex2var_ps(a, even, b), o = _mm512_permutex2var_ps(a, odd, b);
-    const __m512i at_e = _mm512_add_epi32(_mm512_set1_epi32(static_cast<int32_t>(row_at + c0)), even);
-    RunningMax16 r;  // (the zero-masked intrinsics: GCC 12 warns, -Wmaybe-uninitialized, in the plain ones)
-    if (pw == 1) {  // taps 2q - 1, 2q, 2q + 1
-      r.m = _mm512_castsi512_ps(_mm512_maskz_alignr_epi32(0xFFFF, _mm512_castps_si512(o), _mm512_castps_si512(odd_left), 15));
-      r.at = _mm512_maskz_max_epi32(0xFFFF, _mm512_sub_epi32(at_e, one), row_start);  // column -1's default: column 0
-      if (kw >= 2) r.take(e, at_e);
-      if (kw >= 3) r.take(o, _mm512_add_epi32(at_e, one));
-    } else {  // taps 2q, 2q + 1
-      r.m = e;
-      r.at = at_e;
-      if (kw >= 2) r.take(o, _mm512_add_epi32(at_e, one));
-    }
+    const __m512i at = _mm512_add_epi32(_mm512_set1_epi32(static_cast<int32_t>(row_at + c0)), even);
+    const RunningMax16 r = max_of_three_taps([&] { return columns_from<15>(odd_left, o); }, e, [&] { return o; }, at,
+                                             row_start, kw, pw);
     odd_left = o;
     _mm512_store_ps(hv + q0, r.m);
     _mm512_store_si512(hi + q0, r.at);
   }
 }
 
+/// row_maxima_s2 for stride 1: hv[q] = the max of row[q - pw + t], t < kw. Each block of 16 columns
+/// is loaded once; columns q - 1 and q + 1 are shifted in from the blocks to its left and right.
+inline void row_maxima_s1(const float* row, int64_t W, int64_t Q, int64_t kw, int64_t pw, int32_t row_at, float* hv,
+                          int32_t* hi) {
+  const __m512i lanes = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+  const __m512i row_start = _mm512_set1_epi32(row_at);
+  const __m512 neg_inf = _mm512_set1_ps(-std::numeric_limits<float>::infinity());
+  const auto load = [&](int64_t c0) {  // columns c0 .. c0 + 15, -infinity outside the row
+    return c0 + 16 <= W ? _mm512_loadu_ps(row + c0) : _mm512_mask_loadu_ps(neg_inf, lane_mask(W - c0), row + c0);
+  };
+  __m512 left = neg_inf, cur = load(0);  // left: columns q0 - 16 .. q0 - 1
+  for (int64_t q0 = 0; q0 < Q; q0 += 16) {
+    const __m512 right = load(q0 + 16);
+    const __m512i at = _mm512_add_epi32(_mm512_set1_epi32(static_cast<int32_t>(row_at + q0)), lanes);
+    const RunningMax16 r = max_of_three_taps([&] { return columns_from<15>(left, cur); }, cur,
+                                             [&] { return columns_from<1>(cur, right); }, at, row_start, kw, pw);
+    left = cur;
+    cur = right;
+    _mm512_store_ps(hv + q0, r.m);
+    _mm512_store_si512(hi + q0, r.at);
+  }
+}
+
 /// AVX-512 float max pooling for max_pool2d_by_row_maxima_applies: each input row's maxima over the
-/// window columns (row_maxima_s2) first, computed once and kept for every output row that uses the
-/// row, then the maxima of those down the window rows. The order of visits is the scalar kernel's
+/// window columns (row_maxima_s2, row_maxima_s1) first, computed once and kept for every output
+/// row that uses the row, then the maxima of those down the window rows. The order of visits is the scalar kernel's
 /// (rows, then columns, greater or NaN replaces), so values and argmax are identical to it: a row's
 /// first maximum (or last NaN) wins within the row, and an earlier row's wins over a later row's
 /// equal one. ResNet's 3x3 stride-2 pool over 112x112 maps reduces, per output row, 2 new input rows
-/// over 3 columns and then 3 rows: 2.2-3.7x faster than visiting the 9 taps of each window (3 runs).
+/// over 3 columns and then 3 rows: 1.9-3.7x faster than visiting the 9 taps of each window (A/B
+/// runs on 1 and 2 threads; 3x3 stride-1 pools 1.7-2.2x).
 /// hv, hi: H rows of Q rounded up to 16 values each, the calling thread's.
 inline void max_pool2d_plane_by_row_maxima_avx512(const Pool2dParams& p, const float* xp, float* yp, int64_t* ip,
                                                   float* hv, int32_t* hi) {
   const int64_t Qp = (p.Q + 15) / 16 * 16;
-  const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+  const __m512i lane_col = p.sw == 2  // lane j's first column, relative to the block's
+                               ? _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30)
+                               : _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+  const auto row_maxima = p.sw == 2 ? row_maxima_s2 : row_maxima_s1;
   int64_t done = 0;  // rows [0, done) have their maxima in hv, hi
   for (int64_t i = 0; i < p.P; ++i) {
     int64_t h0 = i * p.sh - p.ph;
     const int64_t h1 = std::min(h0 + (p.kh - 1) * p.dh + 1, p.H);
     while (h0 < 0) h0 += p.dh;
     for (; done < h1; ++done)
-      row_maxima_s2(xp + done * p.W, p.W, p.Q, p.kw, p.pw, static_cast<int32_t>(done * p.W), hv + done * Qp,
-                    hi + done * Qp);
+      row_maxima(xp + done * p.W, p.W, p.Q, p.kw, p.pw, static_cast<int32_t>(done * p.W), hv + done * Qp,
+                 hi + done * Qp);
     for (int64_t q0 = 0; q0 < p.Q; q0 += 16) {
       RunningMax16 r;
       if (h0 < h1) {
@@ -295,7 +345,7 @@ inline void max_pool2d_plane_by_row_maxima_avx512(const Pool2dParams& p, const f
         for (int64_t ih = h0 + p.dh; ih < h1; ih += p.dh)
           r.take(_mm512_load_ps(hv + ih * Qp + q0), _mm512_load_si512(hi + ih * Qp + q0));
       } else {  // dilation steps over every row: -infinity, at the scalar kernel's default offset
-        const __m512i col = _mm512_add_epi32(_mm512_set1_epi32(static_cast<int32_t>(2 * q0 - p.pw)), even);
+        const __m512i col = _mm512_add_epi32(_mm512_set1_epi32(static_cast<int32_t>(q0 * p.sw - p.pw)), lane_col);
         r.m = _mm512_set1_ps(-std::numeric_limits<float>::infinity());
         r.at = _mm512_add_epi32(_mm512_maskz_max_epi32(0xFFFF, col, _mm512_setzero_si512()),
                                 _mm512_set1_epi32(static_cast<int32_t>(h0 * p.W)));

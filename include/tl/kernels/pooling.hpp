@@ -316,12 +316,12 @@ inline void row_maxima_s1(const float* row, int64_t W, int64_t Q, int64_t kw, in
 
 /// AVX-512 float max pooling for max_pool2d_by_row_maxima_applies: each input row's maxima over the
 /// window columns (row_maxima_s2, row_maxima_s1) first, computed once and kept for every output
-/// row that uses the row, then the maxima of those down the window rows. The order of visits is the scalar kernel's
-/// (rows, then columns, greater or NaN replaces), so values and argmax are identical to it: a row's
-/// first maximum (or last NaN) wins within the row, and an earlier row's wins over a later row's
-/// equal one. ResNet's 3x3 stride-2 pool over 112x112 maps reduces, per output row, 2 new input rows
-/// over 3 columns and then 3 rows: 1.9-3.7x faster than visiting the 9 taps of each window (A/B
-/// runs on 1 and 2 threads; 3x3 stride-1 pools 1.7-2.2x).
+/// row that uses the row, then the maxima of those down the window rows. The order of visits is
+/// the scalar kernel's (rows, then columns, greater or NaN replaces), so values and argmax are
+/// identical to it: a row's first maximum (or last NaN) wins within the row, and an earlier row's
+/// wins over a later row's equal one. ResNet's 3x3 stride-2 pool over 112x112 maps reduces, per
+/// output row, 2 new input rows over 3 columns and then 3 rows: 1.9-3.7x faster than visiting the
+/// 9 taps of each window (A/B runs on 1 and 2 threads; 3x3 stride-1 pools 1.7-2.2x).
 /// hv, hi: H rows of Q rounded up to 16 values each, the calling thread's.
 inline void max_pool2d_plane_by_row_maxima_avx512(const Pool2dParams& p, const float* xp, float* yp, int64_t* ip,
                                                   float* hv, int32_t* hi) {

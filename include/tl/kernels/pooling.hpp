@@ -30,6 +30,15 @@ inline int64_t pool_output_size(int64_t in, int64_t k, int64_t s, int64_t pad, i
   return out;
 }
 
+/// Whether max_pool2d_by_row_maxima_avx512 handles p: stride 1 or 2 along rows, no dilation there,
+/// and the taps of output column q at input columns q*sw - 1 .. q*sw + 1 (ResNet's 3x3 pool with
+/// padding 1, 2x2 pools, 3x3 stride-1 pools); any kernel height, stride, padding and dilation down
+/// the columns. (A geometry rule, in every build: the kernel itself is AVX-512 only.)
+inline bool max_pool2d_by_row_maxima_applies(const Pool2dParams& p) {
+  return (p.sw == 1 || p.sw == 2) && p.dw == 1 && (p.pw == 0 || p.pw == 1) && 2 * p.pw <= p.kw &&
+         p.kw - 1 - p.pw <= 1;
+}
+
 /// y = max over each window (padding never wins); idx = the argmax's offset h*W + w in its plane.
 /// NaN propagates, as in PyTorch. Scalar version (any T); max_pool2d_forward picks the vector one.
 template <class T>
@@ -207,15 +216,6 @@ inline void max_pool2d_forward_avx512(const Pool2dParams& p, const float* x, flo
       }
     }
   }
-}
-
-/// Whether max_pool2d_by_row_maxima_avx512 handles p: stride 1 or 2 along rows, no dilation there,
-/// and the taps of output column q at input columns q*sw - 1 .. q*sw + 1 (ResNet's 3x3 pool with
-/// padding 1, 2x2 pools, 3x3 stride-1 pools); any kernel height, stride, padding and dilation down
-/// the columns.
-inline bool max_pool2d_by_row_maxima_applies(const Pool2dParams& p) {
-  return (p.sw == 1 || p.sw == 2) && p.dw == 1 && (p.pw == 0 || p.pw == 1) && 2 * p.pw <= p.kw &&
-         p.kw - 1 - p.pw <= 1;
 }
 
 /// A running maximum of 16 lanes and its flat argmax, in the scalar kernel's rule: a later value

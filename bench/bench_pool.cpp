@@ -1,10 +1,13 @@
 // Max pooling forward (values and argmax indices, as training needs them): the kernel the op runs
-// (AVX-512 when compiled for it) against the scalar one, on the pools of ResNet and a CIFAR-sized
-// one. Names "pool/<kernel>/<shape>", shape "planes x H x W _k<k>_s<stride>_p<pad>" as
-// bench/compare_pytorch.py --pool prints them. Counter GBps: input read + output and indices written.
+// ("fast": AVX-512 when compiled for it), the AVX-512 tap kernel that visits every window's taps
+// ("taps", which the row-maxima kernel replaced where it applies) and the scalar one, on the pools
+// of ResNet and a CIFAR-sized one. Names "pool/<kernel>/<shape>", shape
+// "planes x H x W _k<k>_s<stride>_p<pad>" as bench/compare_pytorch.py --pool prints them.
+// Counter GBps: input read + output and indices written.
 #include <benchmark/benchmark.h>
 
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "bench_util.hpp"
@@ -23,16 +26,23 @@ tl::kernels::Pool2dParams params(const PoolShape& s) {
   return p;
 }
 
-void run_pool(benchmark::State& state, PoolShape s, bool fast) {
+enum class Kernel { Fast, Taps, Scalar };
+
+void run_pool(benchmark::State& state, PoolShape s, Kernel kernel) {
   const auto p = params(s);
   std::vector<float> x(static_cast<size_t>(p.planes * p.H * p.W)), y(static_cast<size_t>(p.planes * p.P * p.Q));
   std::vector<int64_t> idx(y.size());
   for (size_t i = 0; i < x.size(); ++i) x[i] = static_cast<float>(i * 7919 % 1000) * 1e-3f;
   for (auto _ : state) {
-    if (fast)
+    if (kernel == Kernel::Fast) {
       tl::kernels::max_pool2d_forward(p, x.data(), y.data(), idx.data());
-    else
+    } else if (kernel == Kernel::Scalar) {
       tl::kernels::max_pool2d_forward_scalar(p, x.data(), y.data(), idx.data());
+    } else {
+#if defined(TL_KERNELS_ISA_AVX512)
+      tl::kernels::max_pool2d_by_taps_avx512(p, x.data(), y.data(), idx.data());
+#endif
+    }
     benchmark::ClobberMemory();
   }
   const double bytes = static_cast<double>(x.size()) * 4 + static_cast<double>(y.size()) * (4 + 8);
@@ -48,12 +58,16 @@ int main(int argc, char** argv) {
       {8 * 64, 56, 2, 2, 0},    // 2x2 stride 2
       {8 * 64, 56, 3, 1, 1},    // 3x3 stride 1
   };
+  std::vector<std::pair<Kernel, const char*>> kernels = {{Kernel::Fast, "fast/"}, {Kernel::Scalar, "scalar/"}};
+#if defined(TL_KERNELS_ISA_AVX512)
+  kernels.insert(kernels.begin() + 1, {Kernel::Taps, "taps/"});
+#endif
   for (const auto& s : shapes)
-    for (int fast = 1; fast >= 0; --fast) {
-      const std::string name = std::string("pool/") + (fast ? "fast/" : "scalar/") + std::to_string(s.planes) + "x" +
+    for (const auto& [kernel, kernel_name] : kernels) {
+      const std::string name = std::string("pool/") + kernel_name + std::to_string(s.planes) + "x" +
                                std::to_string(s.H) + "x" + std::to_string(s.H) + "_k" + std::to_string(s.k) + "_s" +
                                std::to_string(s.stride) + "_p" + std::to_string(s.pad);
-      benchmark::RegisterBenchmark(name.c_str(), run_pool, s, fast == 1)
+      benchmark::RegisterBenchmark(name.c_str(), run_pool, s, kernel)
           ->UseRealTime()
           ->Unit(benchmark::kMillisecond)
           ->MinTime(0.2);

@@ -736,3 +736,101 @@ TEST_CASE(TL_TEST_ISA " conv2d picks the dot-product weight gradient only where 
   CHECK_FALSE(conv2d_dot_weight_grad_preferred(conv(32, 64, 32, 32, 64, 3, 3, 1, 1)));  // 0.85x
   CHECK_FALSE(conv2d_dot_weight_grad_preferred(conv(8, 3, 224, 224, 64, 7, 7, 2, 3)));  // 0.93x
 }
+
+namespace {
+/// conv2d_forward_winograd called directly (whatever the dispatcher would pick); `variant` as in
+/// check_epilogue_forward.
+template <class T>
+void check_winograd(const Conv2dParams& p, std::mt19937& rng, double tol, int variant = 2) {
+  auto winograd = [](const Conv2dParams& q, const T* x, const T* w, T* y, const tl::kernels::Epilogue<T>& ep) {
+    tl::kernels::conv2d_forward_winograd(q, x, w, y, ep);
+  };
+  check_epilogue_forward<T>(p, rng, tol, variant, winograd, "conv2d_forward_winograd");
+}
+
+/// A random 3x3 stride-1 geometry Winograd computes: maps of 1 to 30 pixels a side, padding 0-2.
+Conv2dParams random_winograd_conv(std::mt19937& rng) {
+  auto pick = [&](int lo, int hi) { return std::uniform_int_distribution<int>(lo, hi)(rng); };
+  for (;;) {
+    Conv2dParams p = conv(pick(1, 3), pick(1, 40), pick(1, 30), pick(1, 30), pick(1, 40), 3, 3, 1, 0);
+    p.pad_h = pick(0, 2);
+    p.pad_w = pick(0, 2);
+    if (p.P() > 0 && p.Q() > 0) return p;
+  }
+}
+}  // namespace
+
+TEST_CASE(TL_TEST_ISA " conv2d Winograd F(4x4, 3x3) matches the reference") {
+  std::mt19937 rng(53);
+  for (int i = 0; i < 120; ++i) {
+    const Conv2dParams p = random_winograd_conv(rng);
+    REQUIRE(tl::kernels::conv2d_winograd_geometry(p));
+    check_winograd<float>(p, rng, 2e-5, i % 16);
+    if (i % 4 == 0) check_winograd<double>(p, rng, 1e-11, i % 16);
+  }
+  // 192 tiles: six blocks of the micro-kernel's columns, tile rows split between blocks.
+  check_winograd<float>(conv(3, 5, 30, 29, 7, 3, 3, 1, 1), rng, 2e-5, 15);
+  check_winograd<float>(conv(1, 3, 9, 150, 4, 3, 3, 1, 1), rng, 2e-5, 7);   // 38 tiles in a row: split runs
+  check_winograd<float>(conv(2, 6, 13, 13, 70, 3, 3, 1, 1), rng, 2e-5, 7);  // K = 70: a short last block
+  check_winograd<float>(conv(1, 9, 11, 10, 37, 3, 3, 1, 1), rng, 2e-5, 5);  // K not a multiple of MR
+  check_winograd<float>(conv(1, 8, 8, 8, 200, 3, 3, 1, 1), rng, 2e-5, 15);  // 4 tiles: channels split over tasks
+  check_winograd<float>(conv(1, 300, 6, 6, 9, 3, 3, 1, 1), rng, 5e-5, 3);   // depth 300
+  check_winograd<float>(conv(2, 4, 3, 5, 6, 3, 3, 1, 0), rng, 2e-5, 15);    // a 1x3 output: one partial tile
+  check_winograd<float>(conv(2, 4, 7, 7, 5, 3, 3, 1, 2), rng, 2e-5, 15);    // padding 2: 9x9 outputs
+  check_winograd<float>(conv(2, 64, 28, 28, 64, 3, 3, 1, 1), rng, 2e-5, 15);  // a ResNet layer's depth
+  Conv2dParams asym = conv(2, 5, 12, 17, 7, 3, 3, 1, 0);
+  asym.pad_h = 0;
+  asym.pad_w = 2;
+  check_winograd<float>(asym, rng, 2e-5, 13);
+  check_winograd<double>(asym, rng, 1e-11, 13);
+  check_winograd<double>(conv(1, 300, 6, 6, 9, 3, 3, 1, 1), rng, 1e-11, 15);
+  check_winograd<double>(conv(3, 5, 30, 29, 7, 3, 3, 1, 1), rng, 1e-11, 15);
+}
+
+TEST_CASE(TL_TEST_ISA " conv2d Winograd gives the same result when called again, and after other shapes") {
+  // The per-thread buffers (transformed tiles, phases of the rows) are reused between calls.
+  std::mt19937 rng(54);
+  const Conv2dParams big = conv(2, 9, 21, 30, 11, 3, 3, 1, 1), small = conv(1, 3, 5, 6, 4, 3, 3, 1, 2);
+  auto x = random_vector<float>(rng, big.N * big.C * big.H * big.W), w = random_vector<float>(rng, big.K * big.C * 9);
+  std::vector<float> y1(big.N * big.K * big.P() * big.Q()), y2(y1.size()), ys(64 * 64);
+  tl::kernels::conv2d_forward_winograd(big, x.data(), w.data(), y1.data(), tl::kernels::Epilogue<float>{});
+  tl::kernels::conv2d_forward_winograd(small, x.data(), w.data(), ys.data(), tl::kernels::Epilogue<float>{});
+  tl::kernels::conv2d_forward_winograd(big, x.data(), w.data(), y2.data(), tl::kernels::Epilogue<float>{});
+  CHECK(y1 == y2);
+}
+
+TEST_CASE(TL_TEST_ISA " conv2d picks Winograd only where it measured faster") {
+  using tl::kernels::conv2d_winograd_preferred;
+  const bool avx512 = std::string(tl::kernels::kernel_isa_name()) == "avx512";
+  CHECK(conv2d_winograd_preferred(conv(8, 64, 56, 56, 64, 3, 3, 1, 1)) == avx512);
+  CHECK(conv2d_winograd_preferred(conv(8, 128, 28, 28, 128, 3, 3, 1, 1)) == avx512);
+  CHECK(conv2d_winograd_preferred(conv(8, 256, 14, 14, 256, 3, 3, 1, 1)) == avx512);
+  CHECK(conv2d_winograd_preferred(conv(32, 64, 32, 32, 64, 3, 3, 1, 1)) == avx512);
+  CHECK(conv2d_winograd_preferred(conv(32, 128, 16, 16, 128, 3, 3, 1, 1)) == avx512);
+  CHECK_FALSE(conv2d_winograd_preferred(conv(32, 256, 8, 8, 256, 3, 3, 1, 1)));   // 8x8 maps
+  CHECK_FALSE(conv2d_winograd_preferred(conv(8, 512, 7, 7, 512, 3, 3, 1, 1)));    // 32 tiles
+  CHECK_FALSE(conv2d_winograd_preferred(conv(32, 16, 32, 32, 16, 3, 3, 1, 1)));   // 16 channels
+  CHECK_FALSE(conv2d_winograd_preferred(conv(8, 64, 56, 56, 64, 3, 3, 2, 1)));    // stride 2
+  CHECK_FALSE(conv2d_winograd_preferred(conv(8, 64, 56, 56, 64, 3, 3, 1, 2, 1, 2)));  // dilation 2
+  CHECK_FALSE(conv2d_winograd_preferred(conv(8, 64, 56, 56, 64, 3, 3, 1, 1, 32)));    // groups
+  CHECK_FALSE(conv2d_winograd_preferred(conv(8, 64, 56, 56, 64, 1, 1, 1, 0)));    // 1x1
+  CHECK_FALSE(conv2d_winograd_preferred(conv(8, 64, 56, 56, 64, 5, 5, 1, 2)));    // 5x5
+  CHECK_FALSE(conv2d_winograd_preferred(conv(8, 64, 56, 56, 64, 3, 3, 1, 3)));    // padding 3
+  tl::kernels::set_winograd_enabled(false);
+  CHECK_FALSE(conv2d_winograd_preferred(conv(8, 64, 56, 56, 64, 3, 3, 1, 1)));
+  tl::kernels::set_winograd_enabled(true);
+  CHECK(tl::kernels::winograd_enabled());
+}
+
+TEST_CASE(TL_TEST_ISA " conv2d forward and backward data through the dispatcher on a layer Winograd computes") {
+  // 147 tiles: the forward, and the backward data (a forward convolution of dY), pick Winograd with AVX-512.
+  std::mt19937 rng(55);
+  const Conv2dParams p = conv(3, 32, 28, 28, 40, 3, 3, 1, 1);
+  Conv2dParams t;
+  REQUIRE(tl::kernels::backward_data_as_forward(p, t));
+  const bool avx512 = std::string(tl::kernels::kernel_isa_name()) == "avx512";
+  CHECK(tl::kernels::conv2d_winograd_preferred(p) == avx512);
+  CHECK(tl::kernels::conv2d_winograd_preferred(t) == avx512);
+  check_conv<float>(p, rng, 1e-4);
+  for (int v : {7, 15}) check_conv_epilogue<float>(p, rng, 1e-4, v);
+}

@@ -1,6 +1,8 @@
 #pragma once
 // Convolution as GEMM on the packed micro-kernels (NCHW in and out, see docs/performance.md).
 //   forward:          Y_g  (Kg x N*PQ)  = W_g (Kg x CgRS)   * X_col_g (CgRS x N*PQ); in float,
+//                     3x3 stride-1 layers with enough channels and tiles as Winograd F(4x4, 3x3)
+//                     (conv2d_winograd.hpp; with AVX-512, unless set_winograd_enabled(false)),
 //                     output maps of 64 positions or fewer run as an indirect GEMM instead
 //                     (conv2d_indirect.hpp: Y_g^T with positions as rows), and layers on larger
 //                     maps where it measured faster as an implicit GEMM (conv2d_implicit.hpp:
@@ -30,6 +32,7 @@
 #include "tl/kernels/conv2d_params.hpp"
 #include "tl/kernels/conv2d_phased_backward_data.hpp"
 #include "tl/kernels/conv2d_subsample.hpp"
+#include "tl/kernels/conv2d_winograd.hpp"
 #include "tl/kernels/gemm.hpp"
 #include "tl/kernels/gemm_core.hpp"
 #include "tl/kernels/gemm_pack.hpp"
@@ -87,6 +90,7 @@ void conv2d_forward_gemm_ep(const Conv2dParams& p0, const T* x, const T* w, T* y
     subsample_image(p0, x, xs);
     return conv2d_forward_gemm_ep(q, xs, w, y, ep);
   }
+  if (std::is_same_v<T, float> && conv2d_winograd_preferred(p0)) return conv2d_forward_winograd(p0, x, w, y, ep);
   if (std::is_same_v<T, float> && conv2d_indirect_preferred(p0)) return conv2d_forward_indirect(p0, x, w, y, ep);
   if (std::is_same_v<T, float> && conv2d_implicit_preferred(p0, OffsetMicroKernel<T>::nr))
     return conv2d_forward_implicit(p0, x, w, y, ep);

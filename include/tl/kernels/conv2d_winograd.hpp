@@ -1,0 +1,409 @@
+#pragma once
+// Winograd F(4x4, 3x3) forward convolution (Lavin and Gray, "Fast Algorithms for Convolutional Neural
+// Networks", 2015) for 3x3, stride-1, undilated, ungrouped layers.
+//
+// Each 4x4 tile of the output comes from the 6x6 input tile under it:
+//   Y = A^T [ sum_c (G g_kc G^T) . (B^T d_c B) ] A        (. multiplies the 6x6 points elementwise)
+// so one (k, c) pair costs 36 multiplies per tile instead of 4*4*9 = 144. At each of the 36 points the
+// sum over c is a GEMM, M_pt (K x tiles) = U_pt (K x C) * V_pt (C x tiles), run on the packed GEMM
+// micro-kernel:
+//   - U = G g G^T of every (k, c), packed once per call as the micro-kernel's A panels, shared;
+//   - per task (a block of NR tiles and a range of output channels): the block's V = B^T d B, packed as
+//     the micro-kernel's B panels (one per point); then, KB output channels at a time, the 36 GEMMs
+//     into a small M and its output transform A^T M A, with the epilogue, straight into y.
+// The transforms run across the block's NR tiles in SIMD lanes (plain loops over arrays of NR).
+// Rounding: the transforms' constants (1/4 .. 1/24, up to 8 and 5) make float results differ from a
+// direct convolution by about 1e-6..1e-5 of the output's scale; the tests bound it.
+#include <algorithm>
+#include <atomic>
+#include <cstdint>
+#include <type_traits>
+
+#include "tl/kernels/conv2d_params.hpp"
+#include "tl/kernels/gemm_config.hpp"
+#include "tl/kernels/gemm_core.hpp"
+#include "tl/kernels/gemm_parallel.hpp"
+#include "tl/kernels/gemm_scratch.hpp"
+#include "tl/kernels/gemm_ukernel.hpp"
+#include "tl/kernels/lane_mask.hpp"
+
+TL_KERNELS_BEGIN
+
+/// True when conv2d_forward_winograd computes p: 3x3, stride 1, no dilation, one group, padding of
+/// at most 2 (a tile's 6x6 input then starts at most 2 pixels before the image).
+inline bool conv2d_winograd_geometry(const Conv2dParams& p) {
+  return p.R == 3 && p.S == 3 && p.stride_h == 1 && p.stride_w == 1 && p.dil_h == 1 && p.dil_w == 1 &&
+         p.groups == 1 && p.pad_h >= 0 && p.pad_h <= 2 && p.pad_w >= 0 && p.pad_w <= 2 && p.P() > 0 && p.Q() > 0;
+}
+
+}  // namespace TL_KERNELS_ISA_NS
+
+/// Whether the fast kernels may use Winograd convolution (on by default). Its float results differ
+/// from a direct convolution's by rounding (about 1e-6 of the output's scale); turn it off for
+/// results that follow the direct kernels' rounding. One switch for every ISA flavour.
+inline std::atomic<bool>& winograd_switch() {
+  static std::atomic<bool> on{true};
+  return on;
+}
+inline void set_winograd_enabled(bool on) { winograd_switch().store(on, std::memory_order_relaxed); }
+inline bool winograd_enabled() { return winograd_switch().load(std::memory_order_relaxed); }
+
+inline namespace TL_KERNELS_ISA_NS {
+
+/// Whether p's forward (and so its stride-1 backward data, which runs as a forward) should run as
+/// Winograd F(4x4, 3x3): float with AVX-512 (the only build where it was measured), at least 32
+/// input and output channels, 128 tiles of 4x4 outputs, and maps of 14x14 or more. Measured
+/// (docs/performance.md, 2 threads, against the kernels that ran before): 1.5-1.6x on 3x3 layers at
+/// 56x56 and 28x28, 1.2x at 14x14 (batch 8), 1.5-1.8x on CIFAR's 32x32 and 16x16 maps; 0.9-1.1x at
+/// 8x8 (4 tiles per image), 0.4-0.5x on 7x7 maps of 512 channels (32 tiles: the 37 MB of
+/// transformed weights cost more than they save) and 0.8x with 16 channels.
+inline bool conv2d_winograd_preferred(const Conv2dParams& p) {
+#if defined(TL_KERNELS_ISA_AVX512)
+  const int64_t tiles = p.N * ((p.P() + 3) / 4) * ((p.Q() + 3) / 4);
+  return winograd_enabled() && conv2d_winograd_geometry(p) && p.C >= 32 && p.K >= 32 && tiles >= 128 &&
+         p.P() * p.Q() >= 196;
+#else
+  return static_cast<void>(p), false;
+#endif
+}
+
+namespace winograd {
+
+constexpr int kPoints = 36;  // 6x6 transformed points per tile
+
+/// v = B^T d for six rows of n lanes (d[i] and v[i] are arrays of n values).
+template <class T>
+inline void input_1d(const T* const d[6], T* const v[6], int n) {
+#pragma omp simd
+  for (int j = 0; j < n; ++j) {
+    const T d0 = d[0][j], d1 = d[1][j], d2 = d[2][j], d3 = d[3][j], d4 = d[4][j], d5 = d[5][j];
+    v[0][j] = T(4) * d0 - T(5) * d2 + d4;
+    v[1][j] = -T(4) * (d1 + d2) + d3 + d4;
+    v[2][j] = T(4) * (d1 - d2) - d3 + d4;
+    v[3][j] = T(2) * (d3 - d1) - d2 + d4;
+    v[4][j] = T(2) * (d1 - d3) - d2 + d4;
+    v[5][j] = T(4) * d1 - T(5) * d3 + d5;
+  }
+}
+
+/// y = A^T m for six rows of n lanes into four.
+template <class T>
+inline void output_1d(const T* const m[6], T* const y[4], int n) {
+#pragma omp simd
+  for (int j = 0; j < n; ++j) {
+    const T m1 = m[1][j], m2 = m[2][j], m3 = m[3][j], m4 = m[4][j];
+    const T s12 = m1 + m2, d12 = m1 - m2, s34 = m3 + m4, d34 = m3 - m4;
+    y[0][j] = m[0][j] + s12 + s34;
+    y[1][j] = d12 + T(2) * d34;
+    y[2][j] = s12 + T(4) * s34;
+    y[3][j] = d12 + T(8) * d34 + m[5][j];
+  }
+}
+
+/// u = G g for three rows of n lanes into six.
+template <class T>
+inline void weight_1d(const T* g0, const T* g1, const T* g2, T* const u[6], int n) {
+#pragma omp simd
+  for (int j = 0; j < n; ++j) {
+    const T a = g0[j], b = g1[j], c = g2[j];
+    u[0][j] = a / T(4);
+    u[1][j] = -(a + b + c) / T(6);
+    u[2][j] = -(a - b + c) / T(6);
+    u[3][j] = a / T(24) + b / T(12) + c / T(6);
+    u[4][j] = a / T(24) - b / T(12) + c / T(6);
+    u[5][j] = c;
+  }
+}
+
+/// Packs U = G g G^T of every (k, c) as A panels of the micro-kernel: point pt's rows k0..k0+MR-1
+/// start at u + (pt * Kpad + k0) * C, depth c at + c * MR. Rows K..Kpad-1 are zero. One task per
+/// panel and block of CB channels: its (channel, row) pairs run in SIMD lanes, in the order u stores
+/// them, so each point's values are written as one contiguous run. Inside a parallel region.
+template <class T, int MR>
+void pack_weights(const Conv2dParams& p, const T* w, T* u, int64_t Kpad) {
+  constexpr int CB = 32, L = CB * MR;
+  const int64_t C = p.C, cblocks = ceil_div(C, CB);
+#pragma omp for schedule(static)
+  for (int64_t task = 0; task < Kpad / MR * cblocks; ++task) {
+    const int64_t k0 = task / cblocks * MR, c0 = task % cblocks * CB;
+    const int n = static_cast<int>(std::min<int64_t>(CB, C - c0)) * MR;
+    alignas(64) T g[9][L];     // tap t of lane j = (c - c0) * MR + row
+    alignas(64) T cols[18][L];  // G applied down kernel column s: cols[s * 6 + i]
+    for (int j = 0; j < n; ++j) {
+      const int64_t k = k0 + j % MR, c = c0 + j / MR;
+      for (int t = 0; t < 9; ++t) g[t][j] = k < p.K ? w[(k * C + c) * 9 + t] : T(0);
+    }
+    for (int s = 0; s < 3; ++s) {
+      T* out[6] = {cols[s * 6], cols[s * 6 + 1], cols[s * 6 + 2], cols[s * 6 + 3], cols[s * 6 + 4], cols[s * 6 + 5]};
+      weight_1d<T>(g[s], g[3 + s], g[6 + s], out, n);
+    }
+    for (int i = 0; i < 6; ++i) {
+      T* out[6];
+      for (int j = 0; j < 6; ++j) out[j] = u + ((i * 6 + j) * Kpad + k0) * C + c0 * MR;
+      weight_1d<T>(cols[i], cols[6 + i], cols[12 + i], out, n);
+    }
+  }
+}
+
+/// A run of consecutive tiles in one row of tiles: image n, tile row ty, tile columns tx0..tx0+count-1,
+/// in lanes first..first+count-1 of the block.
+struct TileRun {
+  int64_t n, ty, tx0;
+  int count, first;
+};
+
+/// Up to NR consecutive tiles (in image, tile row, tile column order) as runs along tile rows; a
+/// run's tiles sit side by side in the image, so the transforms load and store them as rows.
+template <int NR>
+struct TileBlock {
+  int count = 0, runs = 0;
+  TileRun run[NR];
+};
+
+template <int NR>
+TileBlock<NR> tile_block(int64_t t0, int64_t tiles, int64_t th, int64_t tw) {
+  TileBlock<NR> b;
+  b.count = static_cast<int>(std::min<int64_t>(NR, tiles - t0));
+  for (int t = 0; t < b.count;) {
+    const int64_t id = t0 + t, tx = id % tw;
+    const int count = static_cast<int>(std::min<int64_t>(tw - tx, b.count - t));
+    b.run[b.runs++] = {id / (th * tw), id / tw % th, tx, count, t};
+    t += count;
+  }
+  return b;
+}
+
+#if defined(TL_KERNELS_ISA_AVX512)
+/// Splits 64 consecutive floats v[0..3] by column phase: out[r] lane q = column 4q + r.
+inline void split_phases(const __m512 v[4], __m512 out[4]) {
+  // From 32 columns: lanes 0-7 phase r, lanes 8-15 phase r + 1, of their 8 groups of 4.
+  const __m512i p01 = _mm512_setr_epi32(0, 4, 8, 12, 16, 20, 24, 28, 1, 5, 9, 13, 17, 21, 25, 29);
+  const __m512i p23 = _mm512_setr_epi32(2, 6, 10, 14, 18, 22, 26, 30, 3, 7, 11, 15, 19, 23, 27, 31);
+  const __m512 a01 = _mm512_permutex2var_ps(v[0], p01, v[1]), a23 = _mm512_permutex2var_ps(v[0], p23, v[1]);
+  const __m512 b01 = _mm512_permutex2var_ps(v[2], p01, v[3]), b23 = _mm512_permutex2var_ps(v[2], p23, v[3]);
+  const __m512i lo = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 16, 17, 18, 19, 20, 21, 22, 23);
+  const __m512i hi = _mm512_setr_epi32(8, 9, 10, 11, 12, 13, 14, 15, 24, 25, 26, 27, 28, 29, 30, 31);
+  out[0] = _mm512_permutex2var_ps(a01, lo, b01);
+  out[1] = _mm512_permutex2var_ps(a01, hi, b01);
+  out[2] = _mm512_permutex2var_ps(a23, lo, b23);
+  out[3] = _mm512_permutex2var_ps(a23, hi, b23);
+}
+
+/// Columns j..j+15 of a row, zero outside [j_begin, j_end) (and nothing outside it read).
+inline __m512 load_columns(const float* row, int64_t j, int64_t j_begin, int64_t j_end) {
+  if (j >= j_begin && j + 16 <= j_end) return _mm512_loadu_ps(row + j);
+  if (j >= j_end) return _mm512_setzero_ps();
+  const __mmask16 m = lane_mask(j_end - j) & static_cast<__mmask16>(~lane_mask(j_begin - j));
+  return _mm512_maskz_loadu_ps(m, row + j);
+}
+
+/// The inverse of split_phases: out[k] lane l = in[l % 4] lane 4k + l / 4.
+inline void merge_phases(const __m512 in[4], __m512 out[4]) {
+  // Pairs (in[0][q], in[1][q]) and (in[2][q], in[3][q]) side by side, q = 0..7 and 8..15 ...
+  const __m512i lo = _mm512_setr_epi32(0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
+  const __m512i hi = _mm512_setr_epi32(8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31);
+  const __m512 t0 = _mm512_permutex2var_ps(in[0], lo, in[1]), t1 = _mm512_permutex2var_ps(in[0], hi, in[1]);
+  const __m512 s0 = _mm512_permutex2var_ps(in[2], lo, in[3]), s1 = _mm512_permutex2var_ps(in[2], hi, in[3]);
+  // ... then the two pairs of each q together, four q per vector.
+  const __m512i q0 = _mm512_setr_epi32(0, 1, 16, 17, 2, 3, 18, 19, 4, 5, 20, 21, 6, 7, 22, 23);
+  const __m512i q1 = _mm512_setr_epi32(8, 9, 24, 25, 10, 11, 26, 27, 12, 13, 28, 29, 14, 15, 30, 31);
+  out[0] = _mm512_permutex2var_ps(t0, q0, s0);
+  out[1] = _mm512_permutex2var_ps(t0, q1, s0);
+  out[2] = _mm512_permutex2var_ps(t1, q0, s1);
+  out[3] = _mm512_permutex2var_ps(t1, q1, s1);
+}
+
+/// Stores n (<= 64) values of an output row from four vectors: dst[j] = ep(v[j / 16] lane j % 16).
+inline void store_output_row_avx512(const __m512 v[4], int64_t n, float* dst, float a, float s,
+                                    const Epilogue<float>& ep) {
+  const float* res = ep.residual ? ep.residual + (dst - ep.out_base) : nullptr;
+  for (int k = 0; k < 4 && 16 * k < n; ++k) {
+    const __mmask16 m = lane_mask(n - 16 * k);
+    __m512 o = _mm512_fmadd_ps(v[k], _mm512_set1_ps(a), _mm512_set1_ps(s));
+    if (res) o = _mm512_add_ps(o, _mm512_maskz_loadu_ps(m, res + 16 * k));
+    if (ep.relu) o = _mm512_maskz_mov_ps(_mm512_cmp_ps_mask(o, _mm512_setzero_ps(), _CMP_GT_OQ), o);  // NaN -> 0
+    _mm512_mask_storeu_ps(dst + 16 * k, m, o);
+  }
+}
+#endif
+
+/// Input rows of one channel under a tile run, split by column phase: ph[(i * 4 + r) * stride + q] =
+/// input row 4*ty - pad_h + i, column 4*(tx0 + q) + r - pad_w (zero outside the image), for
+/// q <= count + 1 (the AVX-512 path fills whole vectors of 16 q: stride must allow it).
+template <class T>
+void load_phases(const Conv2dParams& p, const T* xc, const TileRun& run, T* line, T* ph, int64_t stride) {
+  const int64_t nq = run.count + 2, len = 4 * nq, col0 = 4 * run.tx0 - p.pad_w;
+  const int64_t j_begin = std::clamp<int64_t>(-col0, 0, len), j_end = std::clamp<int64_t>(p.W - col0, j_begin, len);
+  for (int i = 0; i < 6; ++i) {
+    const int64_t iy = 4 * run.ty - p.pad_h + i;
+    T* out = ph + i * 4 * stride;
+    if (iy < 0 || iy >= p.H) {
+      for (int r = 0; r < 4; ++r)
+        for (int64_t q = 0; q < nq; ++q) out[r * stride + q] = T(0);
+      continue;
+    }
+    const T* src = xc + iy * p.W + col0;
+#if defined(TL_KERNELS_ISA_AVX512)
+    if constexpr (std::is_same_v<T, float>) {
+      for (int64_t q0 = 0; q0 < nq; q0 += 16) {
+        const int64_t j = 4 * q0;
+        const __m512 v[4] = {load_columns(src, j, j_begin, j_end), load_columns(src, j + 16, j_begin, j_end),
+                             load_columns(src, j + 32, j_begin, j_end), load_columns(src, j + 48, j_begin, j_end)};
+        __m512 split[4];
+        split_phases(v, split);
+        for (int r = 0; r < 4; ++r) _mm512_storeu_ps(out + r * stride + q0, split[r]);
+      }
+      continue;
+    }
+#endif
+    for (int64_t j = 0; j < j_begin; ++j) line[j] = T(0);
+    for (int64_t j = j_begin; j < j_end; ++j) line[j] = src[j];
+    for (int64_t j = j_end; j < len; ++j) line[j] = T(0);
+    for (int64_t q = 0; q < nq; ++q)
+      for (int r = 0; r < 4; ++r) out[r * stride + q] = line[4 * q + r];
+  }
+}
+
+/// V = B^T d B of the block's tiles for every channel, as B panels: point pt, channel c at
+/// v + (pt * (C + 1) + c) * NR, one lane per tile. Each run writes all NR lanes from its first one:
+/// the lanes past its own spill into the next channel's panel (or the spare channel C), whose
+/// earlier runs rewrite them, channels and runs going in order. Lanes past the block's count are
+/// not used.
+template <class T, int NR>
+void transform_input(const Conv2dParams& p, const T* x, const TileBlock<NR>& b, T* v, T* line, T* ph,
+                     int64_t stride) {
+  alignas(64) T rows[kPoints][NR];
+  const int64_t HW = p.H * p.W, panel = (p.C + 1) * NR;
+  for (int64_t c = 0; c < p.C; ++c) {
+    for (int ri = 0; ri < b.runs; ++ri) {
+      const TileRun& run = b.run[ri];
+      load_phases(p, x + (run.n * p.C + c) * HW, run, line, ph, stride);
+      // Along each window row i (tap l of tile q is phase l % 4, q + l / 4), then down each column;
+      // all NR lanes, a fixed trip count.
+      for (int i = 0; i < 6; ++i) {
+        const T* row = ph + i * 4 * stride;
+        const T* in[6] = {row, row + stride, row + 2 * stride, row + 3 * stride, row + 1, row + stride + 1};
+        T* out[6] = {rows[i * 6], rows[i * 6 + 1], rows[i * 6 + 2], rows[i * 6 + 3], rows[i * 6 + 4], rows[i * 6 + 5]};
+        input_1d<T>(in, out, NR);
+      }
+      for (int j = 0; j < 6; ++j) {
+        const T* in[6] = {rows[j], rows[6 + j], rows[12 + j], rows[18 + j], rows[24 + j], rows[30 + j]};
+        T* out[6];
+        for (int i = 0; i < 6; ++i) out[i] = v + (i * 6 + j) * panel + c * NR + run.first;
+        input_1d<T>(in, out, NR);
+      }
+    }
+  }
+}
+
+/// Writes n values of an output row: dst[j] = ep(line[j]) for output channel k.
+template <class T>
+void store_output_row(const T* line, int64_t n, T* dst, T a, T s, const Epilogue<T>& ep) {
+  const T* res = ep.residual ? ep.residual + (dst - ep.out_base) : nullptr;
+  if (res) {
+#pragma omp simd
+    for (int64_t j = 0; j < n; ++j) {
+      const T v = line[j] * a + s + res[j];
+      dst[j] = ep.relu && !(v > T(0)) ? T(0) : v;  // as Epilogue::apply: NaN becomes 0
+    }
+  } else {
+#pragma omp simd
+    for (int64_t j = 0; j < n; ++j) {
+      const T v = line[j] * a + s;
+      dst[j] = ep.relu && !(v > T(0)) ? T(0) : v;
+    }
+  }
+}
+
+/// Y = A^T M A for output channels k0..k0+kb-1 of the block's tiles (m: point pt, channel row r at
+/// m + (pt * KB + r) * NR), then the epilogue, into y.
+template <class T, int NR>
+void transform_output(const Conv2dParams& p, const T* m, int64_t KB, int64_t k0, int64_t kb, const TileBlock<NR>& b,
+                      T* y, const Epilogue<T>& ep) {
+  alignas(64) T rows[24][NR];
+  alignas(64) T out[16][NR + 16];  // + 16: the AVX-512 store reads whole vectors from a run's first lane
+  alignas(64) T line[4 * NR];
+  const int64_t P = p.P(), Q = p.Q();
+  for (int64_t r = 0; r < kb; ++r) {
+    const int64_t k = k0 + r;
+    const T a = ep.scale ? ep.scale[k] : T(1), s = ep.shift ? ep.shift[k] : T(0);
+    for (int i = 0; i < 6; ++i) {
+      const T* in[6];
+      for (int j = 0; j < 6; ++j) in[j] = m + ((i * 6 + j) * KB + r) * NR;
+      T* o[4] = {rows[i * 4], rows[i * 4 + 1], rows[i * 4 + 2], rows[i * 4 + 3]};
+      output_1d<T>(in, o, NR);
+    }
+    for (int j = 0; j < 4; ++j) {
+      const T* in[6] = {rows[j], rows[4 + j], rows[8 + j], rows[12 + j], rows[16 + j], rows[20 + j]};
+      T* o[4] = {out[j], out[4 + j], out[8 + j], out[12 + j]};
+      output_1d<T>(in, o, NR);
+    }
+    for (int ri = 0; ri < b.runs; ++ri) {
+      const TileRun& run = b.run[ri];
+      const int64_t oy0 = 4 * run.ty, ox0 = 4 * run.tx0, cols = std::min<int64_t>(4 * run.count, Q - ox0);
+      for (int i = 0; i < 4 && oy0 + i < P; ++i) {
+        T* dst = y + ((run.n * p.K + k) * P + oy0 + i) * Q + ox0;
+#if defined(TL_KERNELS_ISA_AVX512)
+        if constexpr (std::is_same_v<T, float>) {
+          for (int q0 = 0; q0 < run.count; q0 += 16) {
+            __m512 in[4], merged[4];
+            for (int j = 0; j < 4; ++j) in[j] = _mm512_loadu_ps(out[i * 4 + j] + run.first + q0);
+            merge_phases(in, merged);
+            store_output_row_avx512(merged, cols - 4 * q0, dst + 4 * q0, a, s, ep);
+          }
+          continue;
+        }
+#endif
+        for (int q = 0; q < run.count; ++q)
+          for (int j = 0; j < 4; ++j) line[4 * q + j] = out[i * 4 + j][run.first + q];
+        store_output_row(line, cols, dst, a, s, ep);
+      }
+    }
+  }
+}
+
+}  // namespace winograd
+
+/// y = ep(conv(x, w)) for a layer with conv2d_winograd_geometry(p) (ep as in conv2d_forward_fused;
+/// ep.out_base must be y when ep.residual is set).
+template <class T>
+void conv2d_forward_winograd(const Conv2dParams& p, const T* x, const T* w, T* y, const Epilogue<T>& ep) {
+  using UK = MicroKernel<T>;
+  constexpr int MR = UK::mr, NR = UK::nr, PT = winograd::kPoints;
+  const int64_t KB = 8 * MR;  // output channels per M block: 36 x KB x NR values stay in L2
+  const int64_t Kpad = round_up(p.K, MR), th = ceil_div(p.P(), 4), tw = ceil_div(p.Q(), 4);
+  const int64_t tiles = p.N * th * tw, blocks = ceil_div(tiles, NR), kblocks = ceil_div(p.K, KB);
+  const int threads = kernel_threads();
+  // Split the output channels over tasks too when there are few tile blocks (small maps).
+  int64_t kparts = 1;
+  while (blocks * kparts < 4 * threads && kparts < kblocks) kparts *= 2;
+  kparts = std::min(kparts, kblocks);
+  const int64_t kblocks_per_part = ceil_div(kblocks, kparts);
+  T* u = scratch<T>(Scratch::SharedA, PT * Kpad * p.C);
+  const int64_t phase_stride = NR + 16;  // the transform reads NR + 1 columns of a phase
+#pragma omp parallel num_threads(threads) if (threads > 1)
+  {
+    winograd::pack_weights<T, MR>(p, w, u, Kpad);  // ends with the implicit barrier of its omp for
+    T* v = scratch<T>(Scratch::PackedB, PT * (p.C + 1) * NR + NR);
+    T* m = scratch<T>(Scratch::Local, PT * KB * NR);
+    T* line = scratch<T>(Scratch::Padded, 4 * (phase_stride + 1));
+    T* ph = scratch<T>(Scratch::Columns, 24 * phase_stride);
+    std::fill(ph, ph + 24 * phase_stride, T(0));  // lanes past a run read finite values
+#pragma omp for schedule(dynamic)
+    for (int64_t task = 0; task < blocks * kparts; ++task) {
+      const int64_t blk = task / kparts, part = task % kparts;
+      const auto b = winograd::tile_block<NR>(blk * NR, tiles, th, tw);
+      winograd::transform_input<T, NR>(p, x, b, v, line, ph, phase_stride);
+      const int64_t kb_end = std::min(kblocks, (part + 1) * kblocks_per_part);
+      for (int64_t kbi = part * kblocks_per_part; kbi < kb_end; ++kbi) {
+        const int64_t k0 = kbi * KB, kb = std::min(KB, p.K - k0);
+        for (int pt = 0; pt < PT; ++pt)
+          for (int64_t r = 0; r < kb; r += MR)
+            UK::run(p.C, u + (pt * Kpad + k0 + r) * p.C, v + pt * (p.C + 1) * NR, m + (pt * KB + r) * NR, NR, false);
+        winograd::transform_output<T, NR>(p, m, KB, k0, kb, b, y, ep);
+      }
+    }
+  }
+}
+
+TL_KERNELS_END

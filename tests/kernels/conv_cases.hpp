@@ -834,3 +834,49 @@ TEST_CASE(TL_TEST_ISA " conv2d forward and backward data through the dispatcher 
   check_conv<float>(p, rng, 1e-4);
   for (int v : {7, 15}) check_conv_epilogue<float>(p, rng, 1e-4, v);
 }
+
+namespace {
+/// conv2d_backward_weight_winograd called directly (with the bias gradient).
+template <class T>
+void check_winograd_weight_grad(const Conv2dParams& p, std::mt19937& rng, double tol) {
+  auto kernel = [](const Conv2dParams& q, const T* x, const T* dy, T* dw, T* db) {
+    tl::kernels::conv2d_backward_weight_winograd(q, x, dy, dw, db);
+  };
+  check_weight_grad_kernel<T>(p, rng, tol, kernel, "conv2d_backward_weight_winograd");
+}
+}  // namespace
+
+TEST_CASE(TL_TEST_ISA " conv2d Winograd weight gradient matches the reference") {
+  std::mt19937 rng(57);
+  for (int i = 0; i < 80; ++i) {
+    const Conv2dParams p = random_winograd_conv(rng);
+    check_winograd_weight_grad<float>(p, rng, 2e-5);
+    if (i % 4 == 0) check_winograd_weight_grad<double>(p, rng, 1e-11);
+  }
+  check_winograd_weight_grad<float>(conv(3, 9, 40, 37, 40, 3, 3, 1, 1), rng, 2e-5);   // 300 tiles: chunks of blocks
+  check_winograd_weight_grad<float>(conv(9, 5, 30, 29, 7, 3, 3, 1, 1), rng, 2e-5);    // 576 tiles: 8 blocks a chunk
+  check_winograd_weight_grad<float>(conv(1, 10, 9, 150, 33, 3, 3, 1, 1), rng, 2e-5);  // split runs, K past a panel
+  check_winograd_weight_grad<float>(conv(1, 70, 8, 8, 9, 3, 3, 1, 0), rng, 2e-5);     // C not a multiple of MR
+  check_winograd_weight_grad<float>(conv(2, 4, 7, 7, 5, 3, 3, 1, 2), rng, 2e-5);      // padding 2
+  check_winograd_weight_grad<double>(conv(3, 9, 40, 37, 40, 3, 3, 1, 1), rng, 1e-11);
+}
+
+TEST_CASE(TL_TEST_ISA " conv2d picks the Winograd weight gradient only where it measured faster") {
+  using tl::kernels::conv2d_winograd_weight_grad_preferred;
+  const bool avx512 = std::string(tl::kernels::kernel_isa_name()) == "avx512";
+  CHECK(conv2d_winograd_weight_grad_preferred(conv(8, 64, 56, 56, 64, 3, 3, 1, 1)) == avx512);
+  CHECK(conv2d_winograd_weight_grad_preferred(conv(8, 128, 28, 28, 128, 3, 3, 1, 1)) == avx512);
+  CHECK(conv2d_winograd_weight_grad_preferred(conv(32, 64, 32, 32, 64, 3, 3, 1, 1)) == avx512);
+  CHECK(conv2d_winograd_weight_grad_preferred(conv(32, 128, 16, 16, 128, 3, 3, 1, 1)) == avx512);
+  CHECK_FALSE(conv2d_winograd_weight_grad_preferred(conv(8, 256, 14, 14, 256, 3, 3, 1, 1)));  // 128 tiles
+  CHECK_FALSE(conv2d_winograd_weight_grad_preferred(conv(32, 16, 32, 32, 16, 3, 3, 1, 1)));   // 16 channels
+  CHECK_FALSE(conv2d_winograd_weight_grad_preferred(conv(8, 64, 56, 56, 64, 3, 3, 2, 1)));    // stride 2
+}
+
+TEST_CASE(TL_TEST_ISA " conv2d weight gradient through the dispatcher on a layer Winograd computes") {
+  std::mt19937 rng(58);
+  const Conv2dParams p = conv(6, 32, 28, 28, 36, 3, 3, 1, 1);  // 294 tiles
+  const bool avx512 = std::string(tl::kernels::kernel_isa_name()) == "avx512";
+  CHECK(tl::kernels::conv2d_winograd_weight_grad_preferred(p) == avx512);
+  check_conv<float>(p, rng, 1e-4);
+}

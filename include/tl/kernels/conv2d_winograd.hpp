@@ -228,13 +228,14 @@ inline void store_output_row_avx512(const __m512 v[4], int64_t n, float* dst, fl
 #endif
 
 /// Input rows of one channel under a tile run, split by column phase: ph[(i * 4 + r) * stride + q] =
-/// input row 4*ty - pad_h + i, column 4*(tx0 + q) + r - pad_w (zero outside the image), for
-/// q <= count + 1 (the AVX-512 path fills whole vectors of 16 q: stride must allow it).
+/// input row 4*ty - pad_h + i (i < rows), column 4*(tx0 + q) + r - pad_w (zero outside the image),
+/// for q <= count + 1 (the AVX-512 path fills whole vectors of 16 q: stride must allow it).
 template <class T>
-void load_phases(const Conv2dParams& p, const T* xc, const TileRun& run, T* line, T* ph, int64_t stride) {
+void load_phases(const Conv2dParams& p, const T* xc, const TileRun& run, T* line, T* ph, int64_t stride,
+                 int rows = 6) {
   const int64_t nq = run.count + 2, len = 4 * nq, col0 = 4 * run.tx0 - p.pad_w;
   const int64_t j_begin = std::clamp<int64_t>(-col0, 0, len), j_end = std::clamp<int64_t>(p.W - col0, j_begin, len);
-  for (int i = 0; i < 6; ++i) {
+  for (int i = 0; i < rows; ++i) {
     const int64_t iy = 4 * run.ty - p.pad_h + i;
     T* out = ph + i * 4 * stride;
     if (iy < 0 || iy >= p.H) {

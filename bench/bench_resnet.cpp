@@ -1,6 +1,6 @@
 // Whole models: ResNet-18/50 (torchvision architecture, tl::models), images per second for inference
 // (eval, no grad) and for a training step (forward, cross entropy, backward, SGD step), 2 threads by
-// OMP_NUM_THREADS (TL_WINOGRAD=0: no Winograd convolution). Counters images_per_s and images_per_cpu_s; peak RSS of the process and
+// OMP_NUM_THREADS (TL_WINOGRAD=0: no Winograd convolution, bench_util.hpp). Counters images_per_s and images_per_cpu_s; peak RSS of the process and
 // tl::memory_stats() are printed at the end.
 // PyTorch's numbers for the same cases: bench/compare_pytorch.py --models.
 // GCC 12 reports false "maybe uninitialized" warnings inside Eigen's AVX-512 intrinsics wrappers.
@@ -69,8 +69,6 @@ int main(int argc, char** argv) {
   };
   const Case cases[] = {{18, true, 32, 32}, {18, true, 8, 224}, {18, false, 8, 224}, {18, false, 32, 32},
                         {50, false, 8, 224}, {50, false, 32, 32}, {50, true, 8, 224}};
-  // TL_WINOGRAD=0 runs the 3x3 layers on the direct kernels, for A/B runs of the same binary.
-  if (const char* wg = std::getenv("TL_WINOGRAD")) tl::kernels::set_winograd_enabled(std::atoi(wg) != 0);
   const char* mt = std::getenv("TL_BENCH_MIN_TIME");  // seconds per model (default 1), e.g. for profiling
   const double min_time = mt ? std::atof(mt) : 1.0;
   for (const auto& c : cases) {

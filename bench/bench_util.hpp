@@ -20,12 +20,15 @@
 #endif
 
 #include "tl/kernels/conv2d_params.hpp"
+#include "tl/kernels/conv2d_winograd.hpp"
 
 namespace tl_bench {
 
 /// Parses Google Benchmark's flags and runs the registered benchmarks; false (nothing run) on a
 /// flag it does not know. The caller may report more, then calls benchmark::Shutdown().
 inline bool run_registered(int& argc, char** argv) {
+  // TL_WINOGRAD=0 runs the 3x3 layers on the direct kernels: A/B runs of one binary.
+  if (const char* wg = std::getenv("TL_WINOGRAD")) tl::kernels::set_winograd_enabled(std::atoi(wg) != 0);
   benchmark::Initialize(&argc, argv);
   if (benchmark::ReportUnrecognizedArguments(argc, argv)) return false;
   benchmark::RunSpecifiedBenchmarks();

@@ -3,7 +3,11 @@
 // the shape and type; the reference kernels (conv2d_ref.hpp) are the fallback and the oracle.
 //   float/double, one input channel per group (depthwise)  -> conv2d_depthwise.hpp (direct stencils)
 //   float/double, everything else                           -> conv2d_gemm.hpp (packed GEMM, fused im2col;
-//                                                              in float, the forward and stride-1 backward
+//                                                              in float with AVX-512, 3x3 stride-1 layers
+//                                                              with enough channels and tiles as Winograd
+//                                                              F(4x4, 3x3), conv2d_winograd.hpp and
+//                                                              conv2d_winograd_weight_grad.hpp; in float,
+//                                                              the forward and stride-1 backward
 //                                                              data mostly as an implicit GEMM,
 //                                                              conv2d_implicit.hpp, or on small maps an
 //                                                              indirect one, conv2d_indirect.hpp; strided

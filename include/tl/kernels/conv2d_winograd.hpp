@@ -53,10 +53,10 @@ inline namespace TL_KERNELS_ISA_NS {
 /// Whether p's forward (and so its stride-1 backward data, which runs as a forward) should run as
 /// Winograd F(4x4, 3x3): float with AVX-512 (the only build where it was measured), at least 32
 /// input and output channels, 128 tiles of 4x4 outputs, and maps of 14x14 or more. Measured
-/// (docs/performance.md, 2 threads, against the kernels that ran before): 1.5-1.6x on 3x3 layers at
-/// 56x56 and 28x28, 1.2x at 14x14 (batch 8), 1.5-1.8x on CIFAR's 32x32 and 16x16 maps; 0.9-1.1x at
-/// 8x8 (4 tiles per image), 0.4-0.5x on 7x7 maps of 512 channels (32 tiles: the 37 MB of
-/// transformed weights cost more than they save) and 0.8x with 16 channels.
+/// (docs/performance.md, 2 threads, Winograd off / on): forward and backward data 1.7x at 56x56,
+/// 1.4-1.5x at 14x14 (batch 8), 1.8-1.9x on CIFAR's 32x32 and 16x16 maps (bench_conv); 1.5-1.7x at
+/// 28x28 (one-off runs); but 0.8-1.1x at 8x8, 0.4-0.6x at 4x4 and on 7x7 maps of 512 channels (32
+/// tiles: the 37 MB of transformed weights cost more than they save), 0.6-0.9x with 16 channels.
 inline bool conv2d_winograd_preferred(const Conv2dParams& p) {
 #if defined(TL_KERNELS_ISA_AVX512)
   const int64_t tiles = p.N * ((p.P() + 3) / 4) * ((p.Q() + 3) / 4);

@@ -25,9 +25,9 @@ TL_KERNELS_BEGIN
 
 /// Whether p's weight gradient should run as Winograd: the forward's rule (conv2d_winograd_preferred)
 /// and at least 256 tiles, since each thread zeroes and at the end adds a private dU of 36 x C x K.
-/// Measured (docs/performance.md, 2 threads, against the kernels that ran before): 1.2-1.3x on 3x3
-/// layers at 56x56 (batch 8) and CIFAR's 32x32 (batch 32), 1.5x at 28x28 (batch 8) and 16x16
-/// (batch 32); 0.7x at 14x14 with 256 channels (batch 8, 128 tiles).
+/// Measured (docs/performance.md, 2 threads, Winograd off / on): 1.6-1.7x at 56x56 (batch 8) and
+/// CIFAR's 32x32 (batch 32), 1.5x at 16x16 (bench_conv) and 28x28 (one-off runs); 0.7x at 14x14
+/// with 256 channels (batch 8, 128 tiles).
 inline bool conv2d_winograd_weight_grad_preferred(const Conv2dParams& p) {
   return conv2d_winograd_preferred(p) && p.N * ((p.P() + 3) / 4) * ((p.Q() + 3) / 4) >= 256;
 }

@@ -265,11 +265,14 @@ void load_phases(const Conv2dParams& p, const T* xc, const TileRun& run, T* line
   }
 }
 
+/// Lanes a transform computes for a run of `count` tiles: whole vectors of 16, at most NR.
+inline int lanes_for(int count, int NR) { return std::min(NR, (count + 15) / 16 * 16); }
+
 /// V = B^T d B of the block's tiles for every channel, as B panels: point pt, channel c at
-/// v + (pt * (C + 1) + c) * NR, one lane per tile. Each run writes all NR lanes from its first one:
-/// the lanes past its own spill into the next channel's panel (or the spare channel C), whose
-/// earlier runs rewrite them, channels and runs going in order. Lanes past the block's count are
-/// not used.
+/// v + (pt * (C + 1) + c) * NR, one lane per tile. Each run writes whole vectors from its first lane
+/// (lanes_for): the lanes past its own spill into the next channel's panel (or the spare channel C),
+/// whose earlier runs rewrite them, channels and runs going in order. Lanes past the block's count
+/// are not used.
 template <class T, int NR>
 void transform_input(const Conv2dParams& p, const T* x, const TileBlock<NR>& b, T* v, T* line, T* ph,
                      int64_t stride) {
@@ -280,18 +283,19 @@ void transform_input(const Conv2dParams& p, const T* x, const TileBlock<NR>& b, 
       const TileRun& run = b.run[ri];
       load_phases(p, x + (run.n * p.C + c) * HW, run, line, ph, stride);
       // Along each window row i (tap l of tile q is phase l % 4, q + l / 4), then down each column;
-      // all NR lanes, a fixed trip count.
+      // whole vectors of 16 lanes (a run of 14 tiles, ResNet's 56x56 maps, takes one).
+      const int n = lanes_for(run.count, NR);
       for (int i = 0; i < 6; ++i) {
         const T* row = ph + i * 4 * stride;
         const T* in[6] = {row, row + stride, row + 2 * stride, row + 3 * stride, row + 1, row + stride + 1};
         T* out[6] = {rows[i * 6], rows[i * 6 + 1], rows[i * 6 + 2], rows[i * 6 + 3], rows[i * 6 + 4], rows[i * 6 + 5]};
-        input_1d<T>(in, out, NR);
+        input_1d<T>(in, out, n);
       }
       for (int j = 0; j < 6; ++j) {
         const T* in[6] = {rows[j], rows[6 + j], rows[12 + j], rows[18 + j], rows[24 + j], rows[30 + j]};
         T* out[6];
         for (int i = 0; i < 6; ++i) out[i] = v + (i * 6 + j) * panel + c * NR + run.first;
-        input_1d<T>(in, out, NR);
+        input_1d<T>(in, out, n);
       }
     }
   }

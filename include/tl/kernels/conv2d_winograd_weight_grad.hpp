@@ -63,7 +63,7 @@ inline void weight_grad_1d(const T* const u[6], T* const g[3], int64_t n) {
 }
 
 /// Z = A dY A^T of the block's tiles for every output channel: point pt, channel k at
-/// z + (pt * (K + 1) + k) * NR, written like transform_input's V (whole NR lanes from a run's first).
+/// z + (pt * (K + 1) + k) * NR, written like transform_input's V (whole vectors from a run's first lane).
 template <class T, int NR>
 void transform_grad_output(const Conv2dParams& p, const T* dy, const TileBlock<NR>& b, T* z, T* line, T* ph,
                            int64_t stride) {
@@ -78,17 +78,18 @@ void transform_grad_output(const Conv2dParams& p, const T* dy, const TileBlock<N
     for (int ri = 0; ri < b.runs; ++ri) {
       const TileRun& run = b.run[ri];
       load_phases(d, dy + (run.n * p.K + k) * PQ, run, line, ph, stride, 4);
+      const int n = lanes_for(run.count, NR);
       for (int i = 0; i < 4; ++i) {  // along each of the tile's 4 rows, then down each column
         const T* row = ph + i * 4 * stride;
         const T* in[4] = {row, row + stride, row + 2 * stride, row + 3 * stride};
         T* out[6] = {rows[i * 6], rows[i * 6 + 1], rows[i * 6 + 2], rows[i * 6 + 3], rows[i * 6 + 4], rows[i * 6 + 5]};
-        grad_output_1d<T>(in, out, NR);
+        grad_output_1d<T>(in, out, n);
       }
       for (int j = 0; j < 6; ++j) {
         const T* in[4] = {rows[j], rows[6 + j], rows[12 + j], rows[18 + j]};
         T* out[6];
         for (int a = 0; a < 6; ++a) out[a] = z + (a * 6 + j) * panel + k * NR + run.first;
-        grad_output_1d<T>(in, out, NR);
+        grad_output_1d<T>(in, out, n);
       }
     }
   }

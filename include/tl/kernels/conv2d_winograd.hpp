@@ -36,6 +36,9 @@ inline bool conv2d_winograd_geometry(const Conv2dParams& p) {
          p.groups == 1 && p.pad_h >= 0 && p.pad_h <= 2 && p.pad_w >= 0 && p.pad_w <= 2 && p.P() > 0 && p.Q() > 0;
 }
 
+/// The 4x4 output tiles of p over the batch.
+inline int64_t winograd_tiles(const Conv2dParams& p) { return p.N * ((p.P() + 3) / 4) * ((p.Q() + 3) / 4); }
+
 }  // namespace TL_KERNELS_ISA_NS
 
 /// Whether the fast kernels may use Winograd convolution (on by default). Its float results differ
@@ -59,8 +62,7 @@ inline namespace TL_KERNELS_ISA_NS {
 /// tiles: the 37 MB of transformed weights cost more than they save), 0.6-0.9x with 16 channels.
 inline bool conv2d_winograd_preferred(const Conv2dParams& p) {
 #if defined(TL_KERNELS_ISA_AVX512)
-  const int64_t tiles = p.N * ((p.P() + 3) / 4) * ((p.Q() + 3) / 4);
-  return winograd_enabled() && conv2d_winograd_geometry(p) && p.C >= 32 && p.K >= 32 && tiles >= 128 &&
+  return winograd_enabled() && conv2d_winograd_geometry(p) && p.C >= 32 && p.K >= 32 && winograd_tiles(p) >= 128 &&
          p.P() * p.Q() >= 196;
 #else
   return static_cast<void>(p), false;
@@ -301,25 +303,6 @@ void transform_input(const Conv2dParams& p, const T* x, const TileBlock<NR>& b, 
   }
 }
 
-/// Writes n values of an output row: dst[j] = ep(line[j]) for output channel k.
-template <class T>
-void store_output_row(const T* line, int64_t n, T* dst, T a, T s, const Epilogue<T>& ep) {
-  const T* res = ep.residual ? ep.residual + (dst - ep.out_base) : nullptr;
-  if (res) {
-#pragma omp simd
-    for (int64_t j = 0; j < n; ++j) {
-      const T v = line[j] * a + s + res[j];
-      dst[j] = ep.relu && !(v > T(0)) ? T(0) : v;  // as Epilogue::apply: NaN becomes 0
-    }
-  } else {
-#pragma omp simd
-    for (int64_t j = 0; j < n; ++j) {
-      const T v = line[j] * a + s;
-      dst[j] = ep.relu && !(v > T(0)) ? T(0) : v;
-    }
-  }
-}
-
 /// Y = A^T M A for output channels k0..k0+kb-1 of the block's tiles (m: point pt, channel row r at
 /// m + (pt * KB + r) * NR), then the epilogue, into y.
 template <class T, int NR>
@@ -327,11 +310,9 @@ void transform_output(const Conv2dParams& p, const T* m, int64_t KB, int64_t k0,
                       T* y, const Epilogue<T>& ep) {
   alignas(64) T rows[24][NR];
   alignas(64) T out[16][NR + 16];  // + 16: the AVX-512 store reads whole vectors from a run's first lane
-  alignas(64) T line[4 * NR];
   const int64_t P = p.P(), Q = p.Q();
   for (int64_t r = 0; r < kb; ++r) {
     const int64_t k = k0 + r;
-    const T a = ep.scale ? ep.scale[k] : T(1), s = ep.shift ? ep.shift[k] : T(0);
     for (int i = 0; i < 6; ++i) {
       const T* in[6];
       for (int j = 0; j < 6; ++j) in[j] = m + ((i * 6 + j) * KB + r) * NR;
@@ -350,6 +331,7 @@ void transform_output(const Conv2dParams& p, const T* m, int64_t KB, int64_t k0,
         T* dst = y + ((run.n * p.K + k) * P + oy0 + i) * Q + ox0;
 #if defined(TL_KERNELS_ISA_AVX512)
         if constexpr (std::is_same_v<T, float>) {
+          const float a = ep.scale ? ep.scale[k] : 1.f, s = ep.shift ? ep.shift[k] : 0.f;
           for (int q0 = 0; q0 < run.count; q0 += 16) {
             __m512 in[4], merged[4];
             for (int j = 0; j < 4; ++j) in[j] = _mm512_loadu_ps(out[i * 4 + j] + run.first + q0);
@@ -359,9 +341,8 @@ void transform_output(const Conv2dParams& p, const T* m, int64_t KB, int64_t k0,
           continue;
         }
 #endif
-        for (int q = 0; q < run.count; ++q)
-          for (int j = 0; j < 4; ++j) line[4 * q + j] = out[i * 4 + j][run.first + q];
-        store_output_row(line, cols, dst, a, s, ep);
+        for (int64_t j = 0; j < cols; ++j) dst[j] = out[i * 4 + j % 4][run.first + j / 4];  // phases interleaved
+        if (ep.active()) ep.apply(dst, cols, k);
       }
     }
   }
@@ -377,7 +358,7 @@ void conv2d_forward_winograd(const Conv2dParams& p, const T* x, const T* w, T* y
   constexpr int MR = UK::mr, NR = UK::nr, PT = winograd::kPoints;
   const int64_t KB = 8 * MR;  // output channels per M block: 36 x KB x NR values stay in L2
   const int64_t Kpad = round_up(p.K, MR), th = ceil_div(p.P(), 4), tw = ceil_div(p.Q(), 4);
-  const int64_t tiles = p.N * th * tw, blocks = ceil_div(tiles, NR), kblocks = ceil_div(p.K, KB);
+  const int64_t tiles = winograd_tiles(p), blocks = ceil_div(tiles, NR), kblocks = ceil_div(p.K, KB);
   const int threads = kernel_threads();
   // Split the output channels over tasks too when there are few tile blocks (small maps).
   int64_t kparts = 1;

@@ -29,7 +29,7 @@ TL_KERNELS_BEGIN
 /// CIFAR's 32x32 (batch 32), 1.5x at 16x16 (bench_conv) and 28x28 (one-off runs); 0.7x at 14x14
 /// with 256 channels (batch 8, 128 tiles).
 inline bool conv2d_winograd_weight_grad_preferred(const Conv2dParams& p) {
-  return conv2d_winograd_preferred(p) && p.N * ((p.P() + 3) / 4) * ((p.Q() + 3) / 4) >= 256;
+  return conv2d_winograd_preferred(p) && winograd_tiles(p) >= 256;
 }
 
 namespace winograd {
@@ -136,7 +136,7 @@ void conv2d_backward_weight_winograd(const Conv2dParams& p, const T* x, const T*
   using RK = RowsMicroKernel<T>;
   constexpr int L = 32, PT = winograd::kPoints, MR = RK::mr, NR = RK::nr;
   const int64_t C = p.C, K = p.K, Kpanels = ceil_div(K, NR), Kpad = Kpanels * NR;
-  const int64_t th = ceil_div(p.P(), 4), tw = ceil_div(p.Q(), 4), tiles = p.N * th * tw;
+  const int64_t th = ceil_div(p.P(), 4), tw = ceil_div(p.Q(), 4), tiles = winograd_tiles(p);
   const int threads = kernel_threads();
   // Tile blocks per chunk (the GEMMs' depth is up to 8 blocks, 256 tiles), fewer when that leaves
   // fewer than 4 chunks per thread.

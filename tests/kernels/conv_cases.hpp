@@ -880,3 +880,19 @@ TEST_CASE(TL_TEST_ISA " conv2d weight gradient through the dispatcher on a layer
   CHECK(tl::kernels::conv2d_winograd_weight_grad_preferred(p) == avx512);
   check_conv<float>(p, rng, 1e-4);
 }
+
+TEST_CASE(TL_TEST_ISA " conv2d Winograd weight gradient is the same on every call (threads sum fixed chunks)") {
+  // Each thread sums its chunks into a private dU; a dynamic schedule made the sum's order, and so
+  // the rounding, change from call to call (the demo's repeated run caught it).
+  std::mt19937 rng(59);
+  const Conv2dParams p = conv(9, 5, 30, 29, 7, 3, 3, 1, 1);  // 576 tiles: several chunks per thread
+  auto x = random_vector<float>(rng, p.N * p.C * p.H * p.W), dy = random_vector<float>(rng, p.N * p.K * p.P() * p.Q());
+  std::vector<float> first(p.K * p.C * 9), again(first.size());
+  tl::kernels::conv2d_backward_weight_winograd(p, x.data(), dy.data(), first.data(), static_cast<float*>(nullptr));
+  int same = 0;
+  for (int i = 0; i < 20; ++i) {
+    tl::kernels::conv2d_backward_weight_winograd(p, x.data(), dy.data(), again.data(), static_cast<float*>(nullptr));
+    same += again == first;
+  }
+  CHECK(same == 20);
+}

@@ -156,7 +156,7 @@ void conv2d_backward_weight_winograd(const Conv2dParams& p, const T* x, const T*
     int64_t* off = scratch<int64_t>(Scratch::Subsampled, BT * L);  // depth t -> V offset in the chunk
     std::fill(ph, ph + 24 * phase_stride, T(0));  // lanes past a run read finite values
     for (int64_t t = 0; t < BT * L; ++t) off[t] = t / L * vstride + t % L;
-#pragma omp for schedule(dynamic)
+#pragma omp for schedule(static)  // static: each thread sums the same chunks in the same order every run
     for (int64_t chunk = 0; chunk < chunks; ++chunk) {
       const int64_t b0 = chunk * BT, nb = std::min(BT, blocks - b0);
       int64_t depth = 0;

@@ -6,8 +6,10 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cinttypes>
 #include <ctime>
 #include <cstdint>
+#include <cstdio>
 #include <cstdlib>
 #include <string>
 #include <vector>
@@ -155,11 +157,83 @@ inline const std::vector<ConvShape>& resnet18_32_conv_shapes() {
   return shapes;
 }
 
-/// The shape set named by the environment variable TL_BENCH_SHAPES ("resnet" by default).
+/// The distinct conv layers of ResNet-50 (torchvision) at batch 8 on 224x224 images, in network
+/// order; the comment after each says how many of the model's 53 convolutions have that shape.
+/// Selected with TL_BENCH_SHAPES=resnet50_224 (bench/compare.py --shapes resnet50_224, which also
+/// sums the layers' times weighted by these counts; bench/model_shapes.py holds the same list).
+inline const std::vector<ConvShape>& resnet50_224_conv_shapes() {
+  static const std::vector<ConvShape> shapes = {
+      {8, 3, 224, 224, 64, 7, 7, 2, 3},     // 1: the stem
+      {8, 64, 56, 56, 64, 1, 1, 1, 0},      // 1
+      {8, 64, 56, 56, 64, 3, 3, 1, 1},      // 3
+      {8, 64, 56, 56, 256, 1, 1, 1, 0},     // 4 (with the downsample)
+      {8, 256, 56, 56, 64, 1, 1, 1, 0},     // 2
+      {8, 256, 56, 56, 128, 1, 1, 1, 0},    // 1
+      {8, 128, 56, 56, 128, 3, 3, 2, 1},    // 1
+      {8, 128, 28, 28, 512, 1, 1, 1, 0},    // 4
+      {8, 256, 56, 56, 512, 1, 1, 2, 0},    // 1: downsample
+      {8, 512, 28, 28, 128, 1, 1, 1, 0},    // 3
+      {8, 128, 28, 28, 128, 3, 3, 1, 1},    // 3
+      {8, 512, 28, 28, 256, 1, 1, 1, 0},    // 1
+      {8, 256, 28, 28, 256, 3, 3, 2, 1},    // 1
+      {8, 256, 14, 14, 1024, 1, 1, 1, 0},   // 6
+      {8, 512, 28, 28, 1024, 1, 1, 2, 0},   // 1: downsample
+      {8, 1024, 14, 14, 256, 1, 1, 1, 0},   // 5
+      {8, 256, 14, 14, 256, 3, 3, 1, 1},    // 5
+      {8, 1024, 14, 14, 512, 1, 1, 1, 0},   // 1
+      {8, 512, 14, 14, 512, 3, 3, 2, 1},    // 1
+      {8, 512, 7, 7, 2048, 1, 1, 1, 0},     // 3
+      {8, 1024, 14, 14, 2048, 1, 1, 2, 0},  // 1: downsample
+      {8, 2048, 7, 7, 512, 1, 1, 1, 0},     // 2
+      {8, 512, 7, 7, 512, 3, 3, 1, 1}};     // 2
+  return shapes;
+}
+
+/// The distinct conv layers of ResNet-18 (torchvision) at batch 8 on 224x224 images; the comment
+/// says how many of its 20 convolutions have that shape. TL_BENCH_SHAPES=resnet18_224.
+inline const std::vector<ConvShape>& resnet18_224_conv_shapes() {
+  static const std::vector<ConvShape> shapes = {
+      {8, 3, 224, 224, 64, 7, 7, 2, 3},    // 1: the stem
+      {8, 64, 56, 56, 64, 3, 3, 1, 1},     // 4
+      {8, 64, 56, 56, 128, 3, 3, 2, 1},    // 1
+      {8, 64, 56, 56, 128, 1, 1, 2, 0},    // 1: downsample
+      {8, 128, 28, 28, 128, 3, 3, 1, 1},   // 3
+      {8, 128, 28, 28, 256, 3, 3, 2, 1},   // 1
+      {8, 128, 28, 28, 256, 1, 1, 2, 0},   // 1: downsample
+      {8, 256, 14, 14, 256, 3, 3, 1, 1},   // 3
+      {8, 256, 14, 14, 512, 3, 3, 2, 1},   // 1
+      {8, 256, 14, 14, 512, 1, 1, 2, 0},   // 1: downsample
+      {8, 512, 7, 7, 512, 3, 3, 1, 1}};    // 3
+  return shapes;
+}
+
+/// Shapes written out: "N,C,H,W,K,R,S,stride,pad" separated by ';' (any other text: none).
+inline std::vector<ConvShape> parse_conv_shapes(const std::string& text) {
+  std::vector<ConvShape> shapes;
+  size_t at = 0;
+  while (at < text.size()) {
+    const size_t end = std::min(text.find(';', at), text.size());
+    ConvShape s{};
+    if (std::sscanf(text.substr(at, end - at).c_str(), "%" SCNd64 ",%" SCNd64 ",%" SCNd64 ",%" SCNd64 ",%" SCNd64 ",%" SCNd64 ",%" SCNd64
+                    ",%" SCNd64 ",%" SCNd64, &s.N, &s.C, &s.H, &s.W,
+                    &s.K, &s.R, &s.S, &s.stride, &s.pad) == 9)
+      shapes.push_back(s);
+    at = end + 1;
+  }
+  return shapes;
+}
+
+/// The shape set named by the environment variable TL_BENCH_SHAPES: "resnet" (the default),
+/// "resnet18_32", "resnet50_224", "resnet18_224", or shapes written out for parse_conv_shapes,
+/// e.g. TL_BENCH_SHAPES="1,64,56,56,64,3,3,1,1;4,128,28,28,128,3,3,1,1".
 inline const std::vector<ConvShape>& selected_conv_shapes() {
   const char* e = std::getenv("TL_BENCH_SHAPES");
-  if (e && std::string(e) == "resnet18_32") return resnet18_32_conv_shapes();
-  return resnet_conv_shapes();
+  const std::string name = e ? e : "resnet";
+  if (name == "resnet18_32") return resnet18_32_conv_shapes();
+  if (name == "resnet50_224") return resnet50_224_conv_shapes();
+  if (name == "resnet18_224") return resnet18_224_conv_shapes();
+  static const std::vector<ConvShape> written = parse_conv_shapes(name);
+  return written.empty() ? resnet_conv_shapes() : written;
 }
 
 inline tl::kernels::Conv2dParams to_params(const ConvShape& s) {

@@ -6,7 +6,7 @@ Also GFLOPS per CPU-second (process CPU time, all threads): on a shared, loaded 
 how well each uses the cycles it gets, and is far steadier than wall-clock time.
 
 Usage: python3 bench/compare.py [--build build-kernels] [--rounds 2] [--min-time 0.3] [--filter STR]
-       [--markdown] [--models] [--memory] [--pool] [--shapes resnet|resnet18_32] [--passive] [--no-malloc-env]
+       [--markdown] [--models] [--memory] [--pool] [--shapes resnet|resnet18_32|resnet50_224|resnet18_224] [--passive] [--no-malloc-env]
 --models compares whole ResNets instead (bench_resnet vs torchvision models), images per second.
 --pool compares max pooling with indices (bench_pool vs torch max_pool2d), ms per call.
 --memory compares the peak RSS of one model step (default ResNet-50 training, batch 8, 224x224).
@@ -194,7 +194,7 @@ def main():
     ap.add_argument("--min-time", type=float, default=0.3)
     ap.add_argument("--filter", default="")
     ap.add_argument("--markdown", action="store_true")
-    ap.add_argument("--shapes", default="resnet", choices=["resnet", "resnet18_32"],
+    ap.add_argument("--shapes", default="resnet", choices=["resnet", "resnet18_32", "resnet50_224", "resnet18_224"],
                     help="conv shape set: the issue's (resnet) or ResNet-18's layers at 32x32, batch 32")
     ap.add_argument("--models", action="store_true", help="whole ResNets (bench_resnet) instead of conv layers")
     ap.add_argument("--passive", action="store_true",
@@ -263,6 +263,31 @@ def main():
         print("  ".join(h.ljust(w) for h, w in zip(hdr, widths)))
         for r in rows:
             print("  ".join(c.ljust(w) for c, w in zip(r, widths)))
+    print_model_sums(args.shapes, tl, th)
+
+
+def print_model_sums(shapes, tl, th):
+    """A whole model's conv time per pass: each distinct layer's best time times how many layers have
+    it. The stem's backward data is left out: training never computes it (the images need no grad)."""
+    sys.path.insert(0, HERE)
+    from model_shapes import MODEL_SHAPES, shape_name
+    if shapes not in MODEL_SHAPES:
+        return
+    model, layers = MODEL_SHAPES[shapes]
+    print(f"\n{model} batch 8 at 224x224, conv layers summed with their counts (ms):")
+    totals = [0.0, 0.0]
+    for pass_ in ("fwd", "bwd_data", "bwd_weight"):
+        keys = [((pass_, shape_name(s)), n) for i, (s, n) in enumerate(layers) if pass_ != "bwd_data" or i > 0]
+        missing = [k[1] for k, _ in keys if k not in tl or k not in th]
+        if missing:  # a filter left the pass out, or bench_util.hpp and model_shapes.py disagree
+            print(f"  {pass_}: not summed, no times for {', '.join(missing[:3])}{' ...' if len(missing) > 3 else ''}")
+            continue
+        t = sum(tl[k]["ms"] * n for k, n in keys)
+        p = sum(th[k]["ms"] * n for k, n in keys)
+        totals = [totals[0] + t, totals[1] + p]
+        print(f"  {pass_}: tl {t:.1f}, torch {p:.1f}, torch/tl {p / t:.2f}")
+    if totals[0] > 0:
+        print(f"  passes timed, together: tl {totals[0]:.1f}, torch {totals[1]:.1f}, torch/tl {totals[1] / totals[0]:.2f}")
 
 
 if __name__ == "__main__":

@@ -15,6 +15,8 @@ import time
 
 import torch
 
+from model_shapes import MODEL_SHAPES
+
 SHAPES = [  # N, C, H, W, K, R, S, stride, pad -- same order as tl_bench::resnet_conv_shapes()
     (32, 16, 32, 32, 16, 3, 3, 1, 1), (32, 64, 32, 32, 64, 3, 3, 1, 1), (32, 128, 16, 16, 128, 3, 3, 1, 1),
     (32, 256, 8, 8, 256, 3, 3, 1, 1), (8, 3, 224, 224, 64, 7, 7, 2, 3), (8, 64, 56, 56, 64, 3, 3, 1, 1),
@@ -27,6 +29,8 @@ SHAPES_RESNET18_32 = [  # same as tl_bench::resnet18_32_conv_shapes(): ResNet-18
     (32, 256, 2, 2, 256, 3, 3, 1, 1), (32, 128, 4, 4, 256, 1, 1, 2, 0), (32, 256, 2, 2, 512, 3, 3, 2, 1),
     (32, 512, 1, 1, 512, 3, 3, 1, 1), (32, 256, 2, 2, 512, 1, 1, 2, 0),
 ]
+SHAPE_SETS = {"resnet": SHAPES, "resnet18_32": SHAPES_RESNET18_32,
+              **{k: [s for s, _ in v[1]] for k, v in MODEL_SHAPES.items()}}
 PASSES = ["fwd", "bwd_data", "bwd_weight"]
 POOL_SHAPES = [  # planes, H (= W), kernel, stride, padding -- same as bench/bench_pool.cpp
     (8 * 64, 112, 3, 2, 1), (32 * 64, 32, 3, 2, 1), (8 * 64, 56, 2, 2, 0), (8 * 64, 56, 3, 1, 1),
@@ -150,7 +154,7 @@ def main():
     ap.add_argument("--pool", action="store_true", help="time max pooling (bench_pool.cpp's shapes) instead")
     ap.add_argument("--min-time", type=float, default=0.3, help="seconds per (shape, pass, layout)")
     ap.add_argument("--filter", default="", help="substring of '<pass>/<shape>' to run")
-    ap.add_argument("--shapes", default="resnet", choices=["resnet", "resnet18_32"], help="conv shape set")
+    ap.add_argument("--shapes", default="resnet", choices=list(SHAPE_SETS), help="conv shape set")
     ap.add_argument("--layout", default="best", choices=list(LAYOUTS),
                     help="--models: memory format(s) to time, the best is reported")
     args = ap.parse_args()
@@ -164,7 +168,7 @@ def main():
             run_pools(args)
         return
     with torch.no_grad():
-        for s in (SHAPES_RESNET18_32 if args.shapes == "resnet18_32" else SHAPES):
+        for s in SHAPE_SETS[args.shapes]:
             for pass_ in PASSES:
                 name = f"{pass_}/{shape_name(s)}"
                 if args.filter and args.filter not in name:

@@ -15,6 +15,7 @@
 #include "tl/kernels/conv2d_bias_grad.hpp"
 #include "tl/kernels/conv2d_params.hpp"
 #include "tl/kernels/conv2d_winograd.hpp"
+#include "tl/kernels/conv2d_winograd_transforms.hpp"
 #include "tl/kernels/gemm_config.hpp"
 #include "tl/kernels/gemm_parallel.hpp"
 #include "tl/kernels/gemm_scratch.hpp"

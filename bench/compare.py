@@ -270,24 +270,34 @@ def print_model_sums(shapes, tl, th):
     """A whole model's conv time per pass: each distinct layer's best time times how many layers have
     it. The stem's backward data is left out: training never computes it (the images need no grad)."""
     sys.path.insert(0, HERE)
-    from model_shapes import MODEL_SHAPES, shape_name
+    from model_shapes import MODEL_SHAPES, layer_kind, shape_name
     if shapes not in MODEL_SHAPES:
         return
     model, layers = MODEL_SHAPES[shapes]
     print(f"\n{model} batch 8 at 224x224, conv layers summed with their counts (ms):")
-    totals = [0.0, 0.0]
+    totals, summed, kinds = [0.0, 0.0], 0, {}
     for pass_ in ("fwd", "bwd_data", "bwd_weight"):
         keys = [((pass_, shape_name(s)), n) for i, (s, n) in enumerate(layers) if pass_ != "bwd_data" or i > 0]
+        if not any(k in tl for k, _ in keys):
+            continue  # --filter left the pass out
         missing = [k[1] for k, _ in keys if k not in tl or k not in th]
-        if missing:  # a filter left the pass out, or bench_util.hpp and model_shapes.py disagree
+        if missing:  # bench_util.hpp and model_shapes.py disagree
             print(f"  {pass_}: not summed, no times for {', '.join(missing[:3])}{' ...' if len(missing) > 3 else ''}")
             continue
         t = sum(tl[k]["ms"] * n for k, n in keys)
         p = sum(th[k]["ms"] * n for k, n in keys)
-        totals = [totals[0] + t, totals[1] + p]
+        totals, summed = [totals[0] + t, totals[1] + p], summed + 1
         print(f"  {pass_}: tl {t:.1f}, torch {p:.1f}, torch/tl {p / t:.2f}")
-    if totals[0] > 0:
+        for (k, n), (s, _) in zip(keys, [l for i, l in enumerate(layers) if pass_ != "bwd_data" or i > 0]):
+            acc = kinds.setdefault(layer_kind(s), [0.0, 0.0])
+            acc[0] += tl[k]["ms"] * n
+            acc[1] += th[k]["ms"] * n
+    if summed > 1:
         print(f"  passes timed, together: tl {totals[0]:.1f}, torch {totals[1]:.1f}, torch/tl {totals[1] / totals[0]:.2f}")
+    if kinds:
+        print("  by kind of layer, the passes timed (ms, share of tl's time, torch/tl):")
+        for kind, (t, p) in sorted(kinds.items(), key=lambda kv: -kv[1][0]):
+            print(f"    {kind:28s} tl {t:6.1f} ({100 * t / totals[0]:4.1f}%), torch {p:6.1f}, torch/tl {p / t:.2f}")
 
 
 if __name__ == "__main__":

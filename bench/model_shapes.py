@@ -36,3 +36,14 @@ def shape_name(s):
     """The name bench_conv gives a shape (tl_bench::shape_name)."""
     n, c, h, w, k, r, ss, st, pad = s
     return f"{n}x{c}x{h}x{w}_k{k}_{r}x{ss}_s{st}_p{pad}"
+
+
+def layer_kind(s):
+    """The group compare.py sums a layer's time into: the stem, 1x1 or 3x3 by stride, and stride-1
+    3x3 layers by map size (where the Winograd kernels apply or not)."""
+    n, c, h, w, k, r, ss, st, pad = s
+    if r == 7:
+        return "stem 7x7 s2"
+    if st == 2:
+        return f"{r}x{ss} stride 2"
+    return f"{r}x{ss} stride 1" if r == 1 else f"3x3 stride 1, {h}x{w} maps"

@@ -207,17 +207,30 @@ inline const std::vector<ConvShape>& resnet18_224_conv_shapes() {
   return shapes;
 }
 
-/// Shapes written out: "N,C,H,W,K,R,S,stride,pad" separated by ';' (any other text: none).
+/// Shapes written out, "N,C,H,W,K,R,S,stride,pad" separated by ';'. Anything else (a field
+/// missing or extra, a size below 1, a negative padding, no output pixel) stops the benchmark with
+/// a message: a mistyped shape must not quietly run some other set.
 inline std::vector<ConvShape> parse_conv_shapes(const std::string& text) {
   std::vector<ConvShape> shapes;
-  size_t at = 0;
-  while (at < text.size()) {
+  for (size_t at = 0; at < text.size() || shapes.empty();) {  // a trailing ";" is allowed
     const size_t end = std::min(text.find(';', at), text.size());
+    const std::string one = text.substr(at, end - at);
     ConvShape s{};
-    if (std::sscanf(text.substr(at, end - at).c_str(), "%" SCNd64 ",%" SCNd64 ",%" SCNd64 ",%" SCNd64 ",%" SCNd64 ",%" SCNd64 ",%" SCNd64
-                    ",%" SCNd64 ",%" SCNd64, &s.N, &s.C, &s.H, &s.W,
-                    &s.K, &s.R, &s.S, &s.stride, &s.pad) == 9)
-      shapes.push_back(s);
+    int used = 0;
+    const bool read = std::sscanf(one.c_str(), "%" SCNd64 ",%" SCNd64 ",%" SCNd64 ",%" SCNd64 ",%" SCNd64
+                                  ",%" SCNd64 ",%" SCNd64 ",%" SCNd64 ",%" SCNd64 "%n",
+                                  &s.N, &s.C, &s.H, &s.W, &s.K, &s.R, &s.S, &s.stride, &s.pad, &used) == 9 &&
+                      used == static_cast<int>(one.size());
+    const bool valid = read && std::min({s.N, s.C, s.H, s.W, s.K, s.R, s.S, s.stride}) >= 1 && s.pad >= 0 &&
+                       s.H + 2 * s.pad >= s.R && s.W + 2 * s.pad >= s.S;
+    if (!valid) {
+      std::fprintf(stderr,
+                   "TL_BENCH_SHAPES: \"%s\" is not a shape N,C,H,W,K,R,S,stride,pad (sizes >= 1, padding >= 0, "
+                   "at least one output pixel), nor resnet, resnet18_32, resnet50_224 or resnet18_224\n",
+                   one.c_str());
+      std::exit(2);
+    }
+    shapes.push_back(s);
     at = end + 1;
   }
   return shapes;
@@ -228,12 +241,13 @@ inline std::vector<ConvShape> parse_conv_shapes(const std::string& text) {
 /// e.g. TL_BENCH_SHAPES="1,64,56,56,64,3,3,1,1;4,128,28,28,128,3,3,1,1".
 inline const std::vector<ConvShape>& selected_conv_shapes() {
   const char* e = std::getenv("TL_BENCH_SHAPES");
-  const std::string name = e ? e : "resnet";
+  const std::string name = e && *e ? e : "resnet";  // unset or empty: the default
+  if (name == "resnet") return resnet_conv_shapes();
   if (name == "resnet18_32") return resnet18_32_conv_shapes();
   if (name == "resnet50_224") return resnet50_224_conv_shapes();
   if (name == "resnet18_224") return resnet18_224_conv_shapes();
   static const std::vector<ConvShape> written = parse_conv_shapes(name);
-  return written.empty() ? resnet_conv_shapes() : written;
+  return written;
 }
 
 inline tl::kernels::Conv2dParams to_params(const ConvShape& s) {

@@ -1,7 +1,7 @@
 // Whole models: ResNet-18/50 (torchvision architecture, tl::models), images per second for inference
 // (eval, no grad) and for a training step (forward, cross entropy, backward, SGD step), 2 threads by
-// OMP_NUM_THREADS (TL_WINOGRAD=0: no Winograd convolution, bench_util.hpp). Counters images_per_s and images_per_cpu_s; peak RSS of the process and
-// tl::memory_stats() are printed at the end.
+// OMP_NUM_THREADS (TL_WINOGRAD=0: no Winograd convolution, bench_util.hpp). Counters images_per_s
+// and images_per_cpu_s; peak RSS of the process and tl::memory_stats() are printed at the end.
 // PyTorch's numbers for the same cases: bench/compare_pytorch.py --models.
 // GCC 12 reports false "maybe uninitialized" warnings inside Eigen's AVX-512 intrinsics wrappers.
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"

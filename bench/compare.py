@@ -6,7 +6,8 @@ Also GFLOPS per CPU-second (process CPU time, all threads): on a shared, loaded 
 how well each uses the cycles it gets, and is far steadier than wall-clock time.
 
 Usage: python3 bench/compare.py [--build build-kernels] [--rounds 2] [--min-time 0.3] [--filter STR]
-       [--markdown] [--models] [--memory] [--pool] [--shapes resnet|resnet18_32|resnet50_224|resnet18_224] [--passive] [--no-malloc-env]
+       [--markdown] [--models] [--memory] [--pool] [--shapes resnet|resnet18_32|resnet50_224|resnet18_224]
+       [--passive] [--no-malloc-env]
 --models compares whole ResNets instead (bench_resnet vs torchvision models), images per second.
 --pool compares max pooling with indices (bench_pool vs torch max_pool2d), ms per call.
 --memory compares the peak RSS of one model step (default ResNet-50 training, batch 8, 224x224).
@@ -277,7 +278,8 @@ def print_model_sums(shapes, tl, th):
     print(f"\n{model} batch 8 at 224x224, conv layers summed with their counts (ms):")
     totals, summed, kinds = [0.0, 0.0], 0, {}
     for pass_ in ("fwd", "bwd_data", "bwd_weight"):
-        keys = [((pass_, shape_name(s)), n) for i, (s, n) in enumerate(layers) if pass_ != "bwd_data" or i > 0]
+        timed = [(s, n) for i, (s, n) in enumerate(layers) if pass_ != "bwd_data" or i > 0]  # layer 0: the stem
+        keys = [((pass_, shape_name(s)), n) for s, n in timed]
         if not any(k in tl for k, _ in keys):
             continue  # --filter left the pass out
         missing = [k[1] for k, _ in keys if k not in tl or k not in th]
@@ -288,7 +290,7 @@ def print_model_sums(shapes, tl, th):
         p = sum(th[k]["ms"] * n for k, n in keys)
         totals, summed = [totals[0] + t, totals[1] + p], summed + 1
         print(f"  {pass_}: tl {t:.1f}, torch {p:.1f}, torch/tl {p / t:.2f}")
-        for (k, n), (s, _) in zip(keys, [l for i, l in enumerate(layers) if pass_ != "bwd_data" or i > 0]):
+        for (k, n), (s, _) in zip(keys, timed):
             acc = kinds.setdefault(layer_kind(s), [0.0, 0.0])
             acc[0] += tl[k]["ms"] * n
             acc[1] += th[k]["ms"] * n
@@ -297,7 +299,8 @@ def print_model_sums(shapes, tl, th):
     if kinds:
         print("  by kind of layer, the passes timed (ms, share of tl's time, torch/tl):")
         for kind, (t, p) in sorted(kinds.items(), key=lambda kv: -kv[1][0]):
-            print(f"    {kind:28s} tl {t:6.1f} ({100 * t / totals[0]:4.1f}%), torch {p:6.1f}, torch/tl {p / t:.2f}")
+            share = 100 * t / totals[0]
+            print(f"    {kind:28s} tl {t:6.1f} ({share:4.1f}%), torch {p:6.1f}, torch/tl {p / t:.2f}")
 
 
 if __name__ == "__main__":

@@ -289,8 +289,9 @@ void conv_weight_grad_block(const Conv2dParams& p, const T* xg, const T* dyg, in
 }
 
 /// dw (and db) of conv(x, w): the packed GEMM below, or for float layers where it measured faster
-/// Winograd (conv2d_winograd_weight_grad.hpp), the indirect or the implicit GEMM (conv2d_implicit_weight_grad.hpp: no transposed im2col copy), or
-/// with few outputs per group dot products along the positions (conv2d_dot_weight_grad.hpp).
+/// Winograd (conv2d_winograd_weight_grad.hpp), the indirect or the implicit GEMM
+/// (conv2d_implicit_weight_grad.hpp: no transposed im2col copy), or with few outputs per group dot
+/// products along the positions (conv2d_dot_weight_grad.hpp).
 template <class T>
 void conv2d_backward_weight_gemm(const Conv2dParams& p0, const T* x, const T* dy, T* dw, T* db) {
   if (std::is_same_v<T, float> && conv2d_winograd_weight_grad_preferred(p0))

@@ -29,8 +29,7 @@
 #include "tl/kernels/gemm_ukernel.hpp"
 #include "tl/kernels/lane_mask.hpp"
 
-TL_KERNELS_BEGIN
-}  // namespace TL_KERNELS_ISA_NS
+namespace tl::kernels {  // outside the ISA namespaces: one switch for every ISA flavour
 
 /// Whether the fast kernels may use Winograd convolution (on by default). Its float results differ
 /// from a direct convolution's by rounding (about 1e-6 of the output's scale); turn it off for
@@ -42,7 +41,9 @@ inline std::atomic<bool>& winograd_switch() {
 inline void set_winograd_enabled(bool on) { winograd_switch().store(on, std::memory_order_relaxed); }
 inline bool winograd_enabled() { return winograd_switch().load(std::memory_order_relaxed); }
 
-inline namespace TL_KERNELS_ISA_NS {
+}  // namespace tl::kernels
+
+TL_KERNELS_BEGIN
 
 /// Whether p's forward (and so its stride-1 backward data, which runs as a forward) should run as
 /// Winograd F(4x4, 3x3): float with AVX-512 (the only build where it was measured), at least 32

@@ -836,6 +836,128 @@ TEST_CASE(TL_TEST_ISA " conv2d forward and backward data through the dispatcher 
 }
 
 namespace {
+/// conv2d_forward_winograd_small called directly (whatever the dispatcher would pick); `variant` as
+/// in check_epilogue_forward.
+template <class T>
+void check_winograd_small(const Conv2dParams& p, std::mt19937& rng, double tol, int variant = 2) {
+  auto kernel = [](const Conv2dParams& q, const T* x, const T* w, T* y, const tl::kernels::Epilogue<T>& ep) {
+    tl::kernels::conv2d_forward_winograd_small(q, x, w, y, ep);
+  };
+  check_epilogue_forward<T>(p, rng, tol, variant, kernel, "conv2d_forward_winograd_small");
+}
+
+/// p's backward data as conv2d_forward_winograd_small of dY, reading W as the flipped W~ in place.
+template <class T>
+void check_winograd_small_backward_data(const Conv2dParams& p, std::mt19937& rng, double tol) {
+  Conv2dParams t;
+  REQUIRE(tl::kernels::backward_data_as_forward(p, t));
+  auto w = random_vector<T>(rng, p.K * p.C * 9), dy = random_vector<T>(rng, p.N * p.K * p.P() * p.Q());
+  std::vector<T> dx(p.N * p.C * p.H * p.W, T(7)), dx_ref(dx.size());
+  tl::kernels::conv2d_forward_winograd_small(t, dy.data(), w.data(), dx.data(), tl::kernels::Epilogue<T>{},
+                                             tl::kernels::WinogradWeights::Flipped);
+  tl::kernels::conv2d_backward_data_ref(p, dy.data(), w.data(), dx_ref.data());
+  INFO("conv2d_forward_winograd_small, flipped W: ", describe(p));
+  CHECK_MESSAGE(max_rel_error(dx, dx_ref) <= tol, "backward data");
+}
+
+/// A random 3x3 stride-1 geometry F(2x2, 3x3) computes: maps of 1 to 20 pixels a side, padding 0-1.
+Conv2dParams random_winograd_small_conv(std::mt19937& rng) {
+  auto pick = [&](int lo, int hi) { return std::uniform_int_distribution<int>(lo, hi)(rng); };
+  for (;;) {
+    Conv2dParams p = conv(pick(1, 3), pick(1, 40), pick(1, 20), pick(1, 20), pick(1, 40), 3, 3, 1, 0);
+    p.pad_h = pick(0, 1);
+    p.pad_w = pick(0, 1);
+    if (p.P() > 0 && p.Q() > 0) return p;
+  }
+}
+}  // namespace
+
+TEST_CASE(TL_TEST_ISA " conv2d Winograd F(2x2, 3x3) forward and backward data match the reference") {
+  std::mt19937 rng(60);
+  for (int i = 0; i < 100; ++i) {
+    const Conv2dParams p = random_winograd_small_conv(rng);
+    REQUIRE(tl::kernels::conv2d_winograd_geometry(p));
+    check_winograd_small<float>(p, rng, 2e-5, i % 16);
+    check_winograd_small_backward_data<float>(p, rng, 2e-5);
+    if (i % 4 == 0) {
+      check_winograd_small<double>(p, rng, 1e-11, i % 16);
+      check_winograd_small_backward_data<double>(p, rng, 1e-11);
+    }
+  }
+  const std::vector<Conv2dParams> named = {
+      conv(8, 40, 7, 7, 48, 3, 3, 1, 1),   // 128 tiles in four blocks; 16-tile planes gathered in registers
+      conv(3, 20, 9, 9, 16, 3, 3, 1, 1),   // 25 tiles a plane: stored a tile row at a time, one split by a block
+      conv(5, 12, 6, 6, 20, 3, 3, 1, 1),   // 9 tiles a plane: planes split between blocks
+      conv(2, 9, 14, 14, 37, 3, 3, 1, 1),  // 7 tiles a row, the widest in one vector; K not a multiple of 8
+      conv(2, 6, 15, 13, 11, 3, 3, 1, 1),  // 8 tiles a row: the generic plane transform
+      conv(1, 300, 5, 5, 9, 3, 3, 1, 1),   // depth 300
+      conv(2, 4, 3, 5, 6, 3, 3, 1, 0),     // a 1x3 output: one partial tile
+      conv(2, 96, 7, 7, 80, 3, 3, 1, 1)};  // K = 80: tasks of 32, 32 and 16 output channels
+  for (const Conv2dParams& p : named) {
+    check_winograd_small<float>(p, rng, 5e-5, 15);
+    check_winograd_small_backward_data<float>(p, rng, 5e-5);
+    check_winograd_small<double>(p, rng, 1e-11, 13);
+    check_winograd_small_backward_data<double>(p, rng, 1e-11);
+  }
+  Conv2dParams asym = conv(2, 5, 8, 11, 7, 3, 3, 1, 0);
+  asym.pad_w = 1;
+  check_winograd_small<float>(asym, rng, 2e-5, 15);
+  check_winograd_small_backward_data<float>(asym, rng, 2e-5);
+}
+
+TEST_CASE(TL_TEST_ISA " conv2d Winograd F(2x2, 3x3) gives the same result when called again, and after other shapes") {
+  std::mt19937 rng(61);
+  const Conv2dParams big = conv(4, 24, 7, 7, 40, 3, 3, 1, 1), small = conv(1, 5, 4, 6, 3, 3, 3, 1, 0);
+  auto x = random_vector<float>(rng, big.N * big.C * big.H * big.W), w = random_vector<float>(rng, big.K * big.C * 9);
+  std::vector<float> y1(big.N * big.K * big.P() * big.Q()), y2(y1.size()), ys(64);
+  tl::kernels::conv2d_forward_winograd_small(big, x.data(), w.data(), y1.data());
+  tl::kernels::conv2d_forward_winograd_small(small, x.data(), w.data(), ys.data());
+  tl::kernels::conv2d_forward_winograd_small(big, x.data(), w.data(), y2.data());
+  CHECK(y1 == y2);
+}
+
+TEST_CASE(TL_TEST_ISA " conv2d picks Winograd F(2x2, 3x3) only where it measured faster") {
+  using tl::kernels::conv2d_winograd_small_preferred;
+  const bool avx512 = std::string(tl::kernels::kernel_isa_name()) == "avx512";
+  auto backward = [](const Conv2dParams& p) {  // the rule on p's backward data, a forward of dY
+    Conv2dParams t;
+    REQUIRE(tl::kernels::backward_data_as_forward(p, t));
+    return conv2d_winograd_small_preferred(t, true);
+  };
+  for (const Conv2dParams& p : {conv(8, 512, 7, 7, 512, 3, 3, 1, 1), conv(32, 256, 8, 8, 256, 3, 3, 1, 1),
+                                conv(32, 512, 4, 4, 512, 3, 3, 1, 1), conv(8, 256, 7, 7, 256, 3, 3, 1, 1)}) {
+    CHECK(conv2d_winograd_small_preferred(p) == avx512);
+    CHECK(backward(p) == avx512);
+  }
+  CHECK_FALSE(conv2d_winograd_small_preferred(conv(8, 128, 7, 7, 128, 3, 3, 1, 1)));  // 128 channels: forward 0.9x
+  CHECK(backward(conv(8, 128, 7, 7, 128, 3, 3, 1, 1)) == avx512);                     // backward data 1.15x
+  CHECK_FALSE(conv2d_winograd_small_preferred(conv(1, 512, 7, 7, 512, 3, 3, 1, 1)));  // 16 tiles: forward 0.8x
+  CHECK(backward(conv(1, 512, 7, 7, 512, 3, 3, 1, 1)) == avx512);                     // backward data 1.45x
+  CHECK_FALSE(conv2d_winograd_small_preferred(conv(32, 64, 8, 8, 64, 3, 3, 1, 1)));   // 64 channels
+  CHECK_FALSE(backward(conv(32, 64, 8, 8, 64, 3, 3, 1, 1)));
+  CHECK_FALSE(conv2d_winograd_small_preferred(conv(32, 512, 2, 2, 512, 3, 3, 1, 1)));  // 2x2 maps
+  CHECK_FALSE(conv2d_winograd_small_preferred(conv(8, 256, 14, 14, 256, 3, 3, 1, 1)));  // F(4x4, 3x3)'s
+  CHECK_FALSE(conv2d_winograd_small_preferred(conv(8, 512, 7, 7, 512, 3, 3, 1, 2)));    // padding 2
+  CHECK_FALSE(conv2d_winograd_small_preferred(conv(8, 512, 7, 7, 512, 3, 3, 2, 1)));    // stride 2
+  tl::kernels::set_winograd_enabled(false);
+  CHECK_FALSE(conv2d_winograd_small_preferred(conv(8, 512, 7, 7, 512, 3, 3, 1, 1)));
+  CHECK_FALSE(backward(conv(8, 512, 7, 7, 512, 3, 3, 1, 1)));
+  tl::kernels::set_winograd_enabled(true);
+}
+
+TEST_CASE(TL_TEST_ISA " conv2d through the dispatcher on a layer Winograd F(2x2, 3x3) computes") {
+  std::mt19937 rng(62);
+  const Conv2dParams p = conv(2, 256, 7, 7, 256, 3, 3, 1, 1);  // 32 tiles
+  Conv2dParams t;
+  REQUIRE(tl::kernels::backward_data_as_forward(p, t));
+  const bool avx512 = std::string(tl::kernels::kernel_isa_name()) == "avx512";
+  CHECK(tl::kernels::conv2d_winograd_small_preferred(p) == avx512);
+  CHECK(tl::kernels::conv2d_winograd_small_preferred(t, true) == avx512);
+  check_conv<float>(p, rng, 1e-4);
+  for (int v : {7, 15}) check_conv_epilogue<float>(p, rng, 1e-4, v);
+}
+
+namespace {
 /// conv2d_backward_weight_winograd called directly (with the bias gradient).
 template <class T>
 void check_winograd_weight_grad(const Conv2dParams& p, std::mt19937& rng, double tol) {

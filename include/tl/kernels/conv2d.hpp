@@ -6,7 +6,10 @@
 //                                                              in float with AVX-512, 3x3 stride-1 layers
 //                                                              with enough channels and tiles as Winograd
 //                                                              F(4x4, 3x3), conv2d_winograd.hpp and
-//                                                              conv2d_winograd_weight_grad.hpp; in float,
+//                                                              conv2d_winograd_weight_grad.hpp, and on
+//                                                              small maps with many channels as
+//                                                              F(2x2, 3x3), conv2d_winograd_small.hpp;
+//                                                              in float,
 //                                                              the forward and stride-1 backward
 //                                                              data mostly as an implicit GEMM,
 //                                                              conv2d_implicit.hpp, or on small maps an

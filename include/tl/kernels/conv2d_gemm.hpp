@@ -3,14 +3,15 @@
 //   forward:          Y_g  (Kg x N*PQ)  = W_g (Kg x CgRS)   * X_col_g (CgRS x N*PQ); in float,
 //                     3x3 stride-1 layers with enough channels and tiles as Winograd F(4x4, 3x3)
 //                     (conv2d_winograd.hpp; with AVX-512, unless set_winograd_enabled(false)),
-//                     output maps of 64 positions or fewer run as an indirect GEMM instead
+//                     on small maps (4x4 to 13x13) with many channels as F(2x2, 3x3)
+//                     (conv2d_winograd_small.hpp), output maps of 64 positions or fewer run as an indirect GEMM instead
 //                     (conv2d_indirect.hpp: Y_g^T with positions as rows), and layers on larger
 //                     maps where it measured faster as an implicit GEMM (conv2d_implicit.hpp:
 //                     X_col read in place, not packed; strided ones over a phase-split image);
 //                     strided 1x1 layers as a stride-1 one over the subsampled image
 //                     (conv2d_subsample.hpp)
 //   backward data:    stride 1: dX = conv(dY, W~) with W~ the channel-transposed, tap-flipped
-//                     weights (a forward convolution, no col2im); 1x1 stride 1 unpadded is the
+//                     weights (a forward convolution, no col2im; F(2x2, 3x3) reads W~ from W); 1x1 stride 1 unpadded is the
 //                     special case dX_g = W_g^T * dY_g; strided float layers where it measured
 //                     faster: one stride-1 convolution per phase of dX (conv2d_phased_backward_data.hpp);
 //                     otherwise (stride > 1) dX_col_g (CgRS x N*PQ) = W_g^T * dY_g (Kg x N*PQ), then col2im
@@ -34,6 +35,7 @@
 #include "tl/kernels/conv2d_phased_backward_data.hpp"
 #include "tl/kernels/conv2d_subsample.hpp"
 #include "tl/kernels/conv2d_winograd.hpp"
+#include "tl/kernels/conv2d_winograd_small.hpp"
 #include "tl/kernels/conv2d_winograd_weight_grad.hpp"
 #include "tl/kernels/gemm.hpp"
 #include "tl/kernels/gemm_core.hpp"
@@ -93,6 +95,8 @@ void conv2d_forward_gemm_ep(const Conv2dParams& p0, const T* x, const T* w, T* y
     return conv2d_forward_gemm_ep(q, xs, w, y, ep);
   }
   if (std::is_same_v<T, float> && conv2d_winograd_preferred(p0)) return conv2d_forward_winograd(p0, x, w, y, ep);
+  if (std::is_same_v<T, float> && conv2d_winograd_small_preferred(p0))
+    return conv2d_forward_winograd_small(p0, x, w, y, ep);
   if (std::is_same_v<T, float> && conv2d_indirect_preferred(p0)) return conv2d_forward_indirect(p0, x, w, y, ep);
   if (std::is_same_v<T, float> && conv2d_implicit_preferred(p0, OffsetMicroKernel<T>::nr))
     return conv2d_forward_implicit(p0, x, w, y, ep);
@@ -137,6 +141,10 @@ template <class T>
 bool conv2d_backward_data_direct(const Conv2dParams& p, const T* dy, const T* w, T* dx) {
   Conv2dParams t;
   if (!backward_data_as_forward(p, t)) return false;
+  if (std::is_same_v<T, float> && conv2d_winograd_small_preferred(t, true)) {  // reads W~ from W: no flip
+    conv2d_forward_winograd_small(t, dy, w, dx, Epilogue<T>{}, WinogradWeights::Flipped);
+    return true;
+  }
   const int64_t G = p.groups, Cg = p.C / G, Kg = p.K / G, RS = p.R * p.S;
   T* wt = scratch<T>(Scratch::Flipped, p.C * Kg * RS);
   // In parallel: every stride-1 3x3 layer's backward passes through here (ResNet-18 at 32x32: ~1%

@@ -958,6 +958,66 @@ TEST_CASE(TL_TEST_ISA " conv2d through the dispatcher on a layer Winograd F(2x2,
 }
 
 namespace {
+/// conv2d_backward_weight_winograd_small called directly (with the bias gradient).
+template <class T>
+void check_winograd_small_weight_grad(const Conv2dParams& p, std::mt19937& rng, double tol) {
+  auto kernel = [](const Conv2dParams& q, const T* x, const T* dy, T* dw, T* db) {
+    tl::kernels::conv2d_backward_weight_winograd_small(q, x, dy, dw, db);
+  };
+  check_weight_grad_kernel<T>(p, rng, tol, kernel, "conv2d_backward_weight_winograd_small");
+}
+}  // namespace
+
+TEST_CASE(TL_TEST_ISA " conv2d Winograd F(2x2, 3x3) weight gradient matches the reference") {
+  std::mt19937 rng(63);
+  for (int i = 0; i < 80; ++i) {
+    const Conv2dParams p = random_winograd_small_conv(rng);
+    check_winograd_small_weight_grad<float>(p, rng, 2e-5);
+    if (i % 4 == 0) check_winograd_small_weight_grad<double>(p, rng, 1e-11);
+  }
+  const std::vector<Conv2dParams> named = {
+      conv(8, 40, 7, 7, 48, 3, 3, 1, 1),   // panels of 32 and 16 output channels
+      conv(3, 20, 9, 9, 70, 3, 3, 1, 1),   // 75 tiles in three blocks, a tile row split by one
+      conv(2, 70, 6, 6, 9, 3, 3, 1, 1),    // C not a multiple of 8: the last rows' pointers clamped
+      conv(30, 3, 10, 10, 5, 3, 3, 1, 1),  // 750 tiles: three depth blocks
+      conv(2, 6, 15, 13, 11, 3, 3, 1, 1),  // 8 tiles a row: the generic plane transform
+      conv(2, 4, 3, 5, 6, 3, 3, 1, 0)};    // a 1x3 output: one partial tile
+  for (const Conv2dParams& p : named) {
+    check_winograd_small_weight_grad<float>(p, rng, 5e-5);
+    check_winograd_small_weight_grad<double>(p, rng, 1e-11);
+  }
+  Conv2dParams asym = conv(2, 5, 8, 11, 7, 3, 3, 1, 0);
+  asym.pad_h = 1;
+  check_winograd_small_weight_grad<float>(asym, rng, 2e-5);
+  check_winograd_small_weight_grad<double>(asym, rng, 1e-11);
+}
+
+TEST_CASE(TL_TEST_ISA " conv2d picks the Winograd F(2x2, 3x3) weight gradient only where it measured faster") {
+  using tl::kernels::conv2d_winograd_small_weight_grad_preferred;
+  const bool avx512 = std::string(tl::kernels::kernel_isa_name()) == "avx512";
+  CHECK(conv2d_winograd_small_weight_grad_preferred(conv(8, 512, 7, 7, 512, 3, 3, 1, 1)) == avx512);
+  CHECK(conv2d_winograd_small_weight_grad_preferred(conv(32, 512, 4, 4, 512, 3, 3, 1, 1)) == avx512);
+  CHECK_FALSE(conv2d_winograd_small_weight_grad_preferred(conv(32, 256, 8, 8, 256, 3, 3, 1, 1)));  // 1.00x
+  CHECK_FALSE(conv2d_winograd_small_weight_grad_preferred(conv(8, 256, 7, 7, 256, 3, 3, 1, 1)));   // 1.05x
+  CHECK_FALSE(conv2d_winograd_small_weight_grad_preferred(conv(2, 512, 7, 7, 512, 3, 3, 1, 1)));   // 32 tiles
+  CHECK_FALSE(conv2d_winograd_small_weight_grad_preferred(conv(8, 512, 14, 14, 512, 3, 3, 1, 1)));  // F(4x4, 3x3)'s maps
+  tl::kernels::set_winograd_enabled(false);
+  CHECK_FALSE(conv2d_winograd_small_weight_grad_preferred(conv(8, 512, 7, 7, 512, 3, 3, 1, 1)));
+  tl::kernels::set_winograd_enabled(true);
+}
+
+TEST_CASE(TL_TEST_ISA " conv2d weight gradient through the dispatcher on a layer Winograd F(2x2, 3x3) computes") {
+  std::mt19937 rng(64);
+  const Conv2dParams p = conv(16, 512, 4, 4, 512, 3, 3, 1, 1);  // 64 tiles
+  const bool avx512 = std::string(tl::kernels::kernel_isa_name()) == "avx512";
+  CHECK(tl::kernels::conv2d_winograd_small_weight_grad_preferred(p) == avx512);
+  auto dispatched = [](const Conv2dParams& q, const float* x, const float* dy, float* dw, float* db) {
+    tl::kernels::conv2d_backward_weight(q, x, dy, dw, db);
+  };
+  check_weight_grad_kernel<float>(p, rng, 1e-4, dispatched, "conv2d_backward_weight");
+}
+
+namespace {
 /// conv2d_backward_weight_winograd called directly (with the bias gradient).
 template <class T>
 void check_winograd_weight_grad(const Conv2dParams& p, std::mt19937& rng, double tol) {

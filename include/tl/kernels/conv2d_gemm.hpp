@@ -16,7 +16,8 @@
 //                     faster: one stride-1 convolution per phase of dX (conv2d_phased_backward_data.hpp);
 //                     otherwise (stride > 1) dX_col_g (CgRS x N*PQ) = W_g^T * dY_g (Kg x N*PQ), then col2im
 //   backward weight:  dW_g (Kg x CgRS)  = dY_g (Kg x N*PQ)  * X_col_g^T (N*PQ x CgRS); float layers
-//                     where it measured faster: Winograd (conv2d_winograd_weight_grad.hpp), or
+//                     where it measured faster: Winograd (conv2d_winograd_weight_grad.hpp, or
+//                     F(2x2, 3x3) in conv2d_winograd_small.hpp), or
 //                     dW_g^T = X_col_g * dY_g^T with X_col read in place
 //                     (conv2d_indirect.hpp on small maps, conv2d_implicit_weight_grad.hpp on others);
 //                     with few outputs per group, dot products along the positions
@@ -304,6 +305,8 @@ template <class T>
 void conv2d_backward_weight_gemm(const Conv2dParams& p0, const T* x, const T* dy, T* dw, T* db) {
   if (std::is_same_v<T, float> && conv2d_winograd_weight_grad_preferred(p0))
     return conv2d_backward_weight_winograd(p0, x, dy, dw, db);
+  if (std::is_same_v<T, float> && conv2d_winograd_small_weight_grad_preferred(p0))
+    return conv2d_backward_weight_winograd_small(p0, x, dy, dw, db);
   if (std::is_same_v<T, float> && conv2d_dot_weight_grad_preferred(p0))
     return conv2d_backward_weight_dot(p0, x, dy, dw, db);
   if (std::is_same_v<T, float> && conv2d_indirect_weight_grad_preferred(p0))

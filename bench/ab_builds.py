@@ -23,8 +23,10 @@ def run(exe, flt, conv):
     args = [exe, f"--benchmark_filter={flt}"] + (["--benchmark_min_time=0.3"] if conv else [])
     out = subprocess.run(args, env=env, capture_output=True, text=True, check=True).stdout
     if conv:  # speed = 1 / time
-        return {m.group(1): 1.0 / float(m.group(2)) for m in re.finditer(r"conv/(\S+?)/min_time\S+\s+([0-9.]+) ms", out)}
-    return {m.group(1): float(m.group(2)) for m in re.finditer(r"(resnet\S+?)/min_time\S+.*?images_per_s=([0-9.]+)", out)}
+        rows = re.finditer(r"conv/(\S+?)/min_time\S+\s+([0-9.]+) ms", out)
+        return {m.group(1): 1.0 / float(m.group(2)) for m in rows}
+    rows = re.finditer(r"(resnet\S+?)/min_time\S+.*?images_per_s=([0-9.]+)", out)
+    return {m.group(1): float(m.group(2)) for m in rows}
 
 
 def main():

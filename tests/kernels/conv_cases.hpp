@@ -885,8 +885,8 @@ TEST_CASE(TL_TEST_ISA " conv2d Winograd F(2x2, 3x3) forward and backward data ma
     }
   }
   const std::vector<Conv2dParams> named = {
-      conv(8, 40, 7, 7, 48, 3, 3, 1, 1),   // 128 tiles in four blocks; 16-tile planes gathered in registers
-      conv(3, 20, 9, 9, 16, 3, 3, 1, 1),   // 25 tiles a plane: stored a tile row at a time, one split by a block
+      conv(8, 40, 7, 7, 48, 3, 3, 1, 1),   // 128 tiles in four blocks
+      conv(3, 20, 9, 9, 16, 3, 3, 1, 1),   // 25 tiles a plane: a tile row split by a block
       conv(5, 12, 6, 6, 20, 3, 3, 1, 1),   // 9 tiles a plane: planes split between blocks
       conv(2, 9, 14, 14, 37, 3, 3, 1, 1),  // 7 tiles a row, the widest in one vector; K not a multiple of 8
       conv(2, 6, 15, 13, 11, 3, 3, 1, 1),  // 8 tiles a row: the generic plane transform
@@ -1000,7 +1000,7 @@ TEST_CASE(TL_TEST_ISA " conv2d picks the Winograd F(2x2, 3x3) weight gradient on
   CHECK_FALSE(conv2d_winograd_small_weight_grad_preferred(conv(32, 256, 8, 8, 256, 3, 3, 1, 1)));  // 1.00x
   CHECK_FALSE(conv2d_winograd_small_weight_grad_preferred(conv(8, 256, 7, 7, 256, 3, 3, 1, 1)));   // 1.05x
   CHECK_FALSE(conv2d_winograd_small_weight_grad_preferred(conv(2, 512, 7, 7, 512, 3, 3, 1, 1)));   // 32 tiles
-  CHECK_FALSE(conv2d_winograd_small_weight_grad_preferred(conv(8, 512, 14, 14, 512, 3, 3, 1, 1)));  // F(4x4, 3x3)'s maps
+  CHECK_FALSE(conv2d_winograd_small_weight_grad_preferred(conv(8, 512, 14, 14, 512, 3, 3, 1, 1)));  // 14x14
   tl::kernels::set_winograd_enabled(false);
   CHECK_FALSE(conv2d_winograd_small_weight_grad_preferred(conv(8, 512, 7, 7, 512, 3, 3, 1, 1)));
   tl::kernels::set_winograd_enabled(true);

@@ -21,7 +21,7 @@
 // (rows micro-kernel), then G^T dU G into the panel's rows of dW.
 // The backward data of a stride-1 3x3 layer is the forward of dY with W flipped and its channels
 // swapped (backward_data_as_forward): WinogradWeights::Flipped reads that weight from W as it is,
-// with no flipped copy (a flip of the taps is a flip of the 4x4 transformed points).
+// with no flipped copy (the taps gathered in reverse order, rows and depth swapped).
 #include <algorithm>
 #include <cstdint>
 #include <type_traits>
@@ -101,34 +101,13 @@ inline void weight_points(const T (&g)[9][L], T* const u[16], int n) {
   }
 }
 
-#if defined(TL_KERNELS_ISA_AVX512)
-/// r[t] lane i = r[i] lane t: an 8 x 8 block transposed in registers.
-inline void transpose_8x8(__m256 r[8]) {
-  __m256 t[8], q[8];
-  for (int j = 0; j < 4; ++j) {
-    t[2 * j] = _mm256_unpacklo_ps(r[2 * j], r[2 * j + 1]);
-    t[2 * j + 1] = _mm256_unpackhi_ps(r[2 * j], r[2 * j + 1]);
-  }
-  for (int h = 0; h < 2; ++h) {  // rows 0-3 (h = 0) and 4-7
-    q[4 * h] = _mm256_shuffle_ps(t[4 * h], t[4 * h + 2], 0x44);
-    q[4 * h + 1] = _mm256_shuffle_ps(t[4 * h], t[4 * h + 2], 0xEE);
-    q[4 * h + 2] = _mm256_shuffle_ps(t[4 * h + 1], t[4 * h + 3], 0x44);
-    q[4 * h + 3] = _mm256_shuffle_ps(t[4 * h + 1], t[4 * h + 3], 0xEE);
-  }
-  for (int j = 0; j < 4; ++j) {
-    r[j] = _mm256_permute2f128_ps(q[j], q[4 + j], 0x20);
-    r[4 + j] = _mm256_permute2f128_ps(q[j], q[4 + j], 0x31);
-  }
-}
-#endif
-
 /// g[t][(c - c0) * MR + i] = tap t of the 3x3 kernel of row k0 + i (zero from K on) and depth c,
 /// for `channels` depths from c0, read from w as `order` says.
 template <class T, int MR, int L>
 void gather_taps(const Conv2dParams& p, const T* w, WinogradWeights order, int64_t k0, int64_t c0, int64_t channels,
                  T (&g)[9][L]) {
   const bool forward = order == WinogradWeights::Forward;
-  // The kernel of (row k, depth c): 9 values from tap(k, c), taps in order (Forward) or reversed.
+  // The 9 values in w of (row k, depth c): its taps in order (Forward), or reversed (Flipped).
   auto kernel = [&](int64_t k, int64_t c) { return w + (forward ? k * p.C + c : c * p.K + k) * 9; };
 #if defined(TL_KERNELS_ISA_AVX512)
   if constexpr (std::is_same_v<T, float> && MR == 8) {
@@ -200,9 +179,9 @@ void store_plane_tiles(const T* d, int64_t nt, int64_t first, int64_t C, int64_t
 /// True when transform_plane_avx512 covers p: a tile row's input columns fit one vector.
 inline bool plane_fits_vector(int64_t tw) { return 2 * tw + 2 <= 16; }
 
-/// V = B^T x_tile B of plane xc (image n, channel c) into the B panels as store_plane_tiles does,
+/// V = B^T x_tile B of plane xc (image n, channel c) into the B panels as store_plane_tiles does:
 /// the input rows loaded as vectors (padding by masks), the tiles of a tile row in lanes, stored
-/// from the registers (a tile row split between two blocks goes lane by lane).
+/// from the registers (a tile row split between two blocks lane by lane).
 template <int NR>
 void transform_plane_avx512(const Conv2dParams& p, const float* xc, int64_t n, int64_t c, int64_t th, int64_t tw,
                             float* v, int64_t vpt) {
@@ -214,14 +193,6 @@ void transform_plane_avx512(const Conv2dParams& p, const float* xc, int64_t n, i
   const __m512i i0 = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 14, 14, 14, 14, 14, 14, 14, 14);
   const __m512i i1 = _mm512_add_epi32(i0, _mm512_set1_epi32(1)), i2 = _mm512_add_epi32(i0, _mm512_set1_epi32(2)),
                 i3 = _mm512_add_epi32(i0, _mm512_set1_epi32(3));
-  // When the plane's tiles fit one vector and one block, they are gathered in registers and stored
-  // once per point (whole lines: masked stores of a tile row each into lines not yet in cache were
-  // most of this function's time).
-  const bool whole = nt <= 16 && n * nt % NR + nt <= NR;
-  for (int64_t i = 0; i < p.H * p.W; i += 16)  // the next plane's lines (a call per plane, in order)
-    _mm_prefetch(reinterpret_cast<const char*>(xc + p.H * p.W + i), _MM_HINT_T0);
-  __m512 acc[kPoints];
-  for (int pt = 0; pt < kPoints; ++pt) acc[pt] = _mm512_setzero_ps();
   for (int64_t ty = 0; ty < th; ++ty) {
     __m512 r[4];
     for (int a = 0; a < 4; ++a) {
@@ -231,17 +202,13 @@ void transform_plane_avx512(const Conv2dParams& p, const float* xc, int64_t n, i
     const __m512 e[4] = {_mm512_sub_ps(r[0], r[2]), _mm512_add_ps(r[1], r[2]), _mm512_sub_ps(r[2], r[1]),
                          _mm512_sub_ps(r[1], r[3])};  // B^T down the columns
     for (int a = 0; a < 4; ++a) {  // then B along the rows: tile tx's columns 2tx .. 2tx + 3 in lane tx
-      const __m512 c0 = _mm512_maskz_permutexvar_ps(0xFFFF, i0, e[a]), c1 = _mm512_maskz_permutexvar_ps(0xFFFF, i1, e[a]),
-                   c2 = _mm512_maskz_permutexvar_ps(0xFFFF, i2, e[a]), c3 = _mm512_maskz_permutexvar_ps(0xFFFF, i3, e[a]);
+      // (The zero-masked forms: GCC 12 warns inside the unmasked intrinsic, see pooling.hpp.)
+      const __m512 c0 = _mm512_maskz_permutexvar_ps(0xFFFF, i0, e[a]);
+      const __m512 c1 = _mm512_maskz_permutexvar_ps(0xFFFF, i1, e[a]);
+      const __m512 c2 = _mm512_maskz_permutexvar_ps(0xFFFF, i2, e[a]);
+      const __m512 c3 = _mm512_maskz_permutexvar_ps(0xFFFF, i3, e[a]);
       const __m512 pts[4] = {_mm512_sub_ps(c0, c2), _mm512_add_ps(c1, c2), _mm512_sub_ps(c2, c1),
                              _mm512_sub_ps(c1, c3)};
-      if (whole) {  // into lanes ty*tw .. ty*tw + tw - 1 of the plane's vectors
-        const __mmask16 row_lanes = static_cast<__mmask16>(tx_lanes << (ty * tw));
-        const __m512i from = _mm512_sub_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
-                                              _mm512_set1_epi32(static_cast<int>(ty * tw)));
-        for (int b = 0; b < 4; ++b) acc[a * 4 + b] = _mm512_mask_permutexvar_ps(acc[a * 4 + b], row_lanes, from, pts[b]);
-        continue;
-      }
       const int64_t tile = n * nt + ty * tw, lane = tile % NR;
       float* out = v + a * 4 * vpt + ((tile / NR) * p.C + c) * NR + lane;
       if (lane + tw <= NR) {
@@ -257,10 +224,6 @@ void transform_plane_avx512(const Conv2dParams& p, const float* xc, int64_t n, i
         }
       }
     }
-  }
-  if (whole) {
-    float* out = v + ((n * nt / NR) * p.C + c) * NR + n * nt % NR;
-    for (int pt = 0; pt < kPoints; ++pt) _mm512_mask_storeu_ps(out + pt * vpt, lane_mask(nt), acc[pt]);
   }
 }
 #endif
@@ -397,7 +360,8 @@ void weight_from_points(const T* du, int64_t dupt, int64_t c0, int64_t cn, T* gt
     for (int j = 0; j < NR; ++j) {
       T h[3][4];  // G^T dU: rows 0..2 of the kernel, point columns
       for (int b = 0; b < 4; ++b) {
-        const T u0 = u[b * dupt + j], u1 = u[(4 + b) * dupt + j], u2 = u[(8 + b) * dupt + j], u3 = u[(12 + b) * dupt + j];
+        const T u0 = u[b * dupt + j], u1 = u[(4 + b) * dupt + j];
+        const T u2 = u[(8 + b) * dupt + j], u3 = u[(12 + b) * dupt + j];
         h[0][b] = u0 + T(0.5) * (u1 + u2);
         h[1][b] = T(0.5) * (u1 - u2);
         h[2][b] = T(0.5) * (u1 + u2) + u3;

@@ -1,7 +1,7 @@
 #pragma once
 // Transposed packing: a block of rows (channels) laid out as NR-wide panels (pack_rows_transposed),
 // and back (unpack_rows_transposed), with an in-register 8 x 16 transpose on AVX-512 and a scalar
-// path elsewhere.
+// path elsewhere; and an 8 x 8 register transpose (transpose_8x8).
 #include <algorithm>
 #include <cstdint>
 #include <type_traits>
@@ -43,6 +43,27 @@ inline void transpose_8x16(const float* const* rows, float* out, int64_t ld) {
   for (int m = 0; m < 4; ++m) {
     store(_mm512_permutex2var_ps(u[m], first, u[4 + m]), m, 4 + m);        // lanes 0, 1
     store(_mm512_permutex2var_ps(u[m], second, u[4 + m]), 8 + m, 12 + m);  // lanes 2, 3
+  }
+}
+#endif
+
+#if defined(TL_KERNELS_ISA_AVX512)
+/// r[t] lane i = r[i] lane t: an 8 x 8 block transposed in registers.
+inline void transpose_8x8(__m256 r[8]) {
+  __m256 t[8], q[8];
+  for (int j = 0; j < 4; ++j) {
+    t[2 * j] = _mm256_unpacklo_ps(r[2 * j], r[2 * j + 1]);
+    t[2 * j + 1] = _mm256_unpackhi_ps(r[2 * j], r[2 * j + 1]);
+  }
+  for (int h = 0; h < 2; ++h) {  // rows 0-3 (h = 0) and 4-7
+    q[4 * h] = _mm256_shuffle_ps(t[4 * h], t[4 * h + 2], 0x44);
+    q[4 * h + 1] = _mm256_shuffle_ps(t[4 * h], t[4 * h + 2], 0xEE);
+    q[4 * h + 2] = _mm256_shuffle_ps(t[4 * h + 1], t[4 * h + 3], 0x44);
+    q[4 * h + 3] = _mm256_shuffle_ps(t[4 * h + 1], t[4 * h + 3], 0xEE);
+  }
+  for (int j = 0; j < 4; ++j) {
+    r[j] = _mm256_permute2f128_ps(q[j], q[4 + j], 0x20);
+    r[4 + j] = _mm256_permute2f128_ps(q[j], q[4 + j], 0x31);
   }
 }
 #endif

@@ -748,13 +748,14 @@ void check_winograd(const Conv2dParams& p, std::mt19937& rng, double tol, int va
   check_epilogue_forward<T>(p, rng, tol, variant, winograd, "conv2d_forward_winograd");
 }
 
-/// A random 3x3 stride-1 geometry Winograd computes: maps of 1 to 30 pixels a side, padding 0-2.
-Conv2dParams random_winograd_conv(std::mt19937& rng) {
+/// A random 3x3 stride-1 geometry Winograd computes: maps of 1 to max_side pixels a side, padding
+/// 0 to max_pad (F(4x4, 3x3) takes 2, F(2x2, 3x3) 1).
+Conv2dParams random_winograd_conv(std::mt19937& rng, int max_side = 30, int max_pad = 2) {
   auto pick = [&](int lo, int hi) { return std::uniform_int_distribution<int>(lo, hi)(rng); };
   for (;;) {
-    Conv2dParams p = conv(pick(1, 3), pick(1, 40), pick(1, 30), pick(1, 30), pick(1, 40), 3, 3, 1, 0);
-    p.pad_h = pick(0, 2);
-    p.pad_w = pick(0, 2);
+    Conv2dParams p = conv(pick(1, 3), pick(1, 40), pick(1, max_side), pick(1, max_side), pick(1, 40), 3, 3, 1, 0);
+    p.pad_h = pick(0, max_pad);
+    p.pad_w = pick(0, max_pad);
     if (p.P() > 0 && p.Q() > 0) return p;
   }
 }
@@ -860,22 +861,12 @@ void check_winograd_small_backward_data(const Conv2dParams& p, std::mt19937& rng
   CHECK_MESSAGE(max_rel_error(dx, dx_ref) <= tol, "backward data");
 }
 
-/// A random 3x3 stride-1 geometry F(2x2, 3x3) computes: maps of 1 to 20 pixels a side, padding 0-1.
-Conv2dParams random_winograd_small_conv(std::mt19937& rng) {
-  auto pick = [&](int lo, int hi) { return std::uniform_int_distribution<int>(lo, hi)(rng); };
-  for (;;) {
-    Conv2dParams p = conv(pick(1, 3), pick(1, 40), pick(1, 20), pick(1, 20), pick(1, 40), 3, 3, 1, 0);
-    p.pad_h = pick(0, 1);
-    p.pad_w = pick(0, 1);
-    if (p.P() > 0 && p.Q() > 0) return p;
-  }
-}
 }  // namespace
 
 TEST_CASE(TL_TEST_ISA " conv2d Winograd F(2x2, 3x3) forward and backward data match the reference") {
   std::mt19937 rng(60);
   for (int i = 0; i < 100; ++i) {
-    const Conv2dParams p = random_winograd_small_conv(rng);
+    const Conv2dParams p = random_winograd_conv(rng, 20, 1);
     REQUIRE(tl::kernels::conv2d_winograd_geometry(p));
     check_winograd_small<float>(p, rng, 2e-5, i % 16);
     check_winograd_small_backward_data<float>(p, rng, 2e-5);
@@ -971,7 +962,7 @@ void check_winograd_small_weight_grad(const Conv2dParams& p, std::mt19937& rng, 
 TEST_CASE(TL_TEST_ISA " conv2d Winograd F(2x2, 3x3) weight gradient matches the reference") {
   std::mt19937 rng(63);
   for (int i = 0; i < 80; ++i) {
-    const Conv2dParams p = random_winograd_small_conv(rng);
+    const Conv2dParams p = random_winograd_conv(rng, 20, 1);
     check_winograd_small_weight_grad<float>(p, rng, 2e-5);
     if (i % 4 == 0) check_winograd_small_weight_grad<double>(p, rng, 1e-11);
   }

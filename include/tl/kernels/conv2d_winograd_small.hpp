@@ -228,6 +228,19 @@ void transform_plane_avx512(const Conv2dParams& p, const float* xc, int64_t n, i
 }
 #endif
 
+/// v = B^T d for four rows of n lanes (d[i] and v[i] are arrays of n values).
+template <class T>
+inline void input_1d(const T* const d[4], T* const v[4], int64_t n) {
+#pragma omp simd
+  for (int64_t j = 0; j < n; ++j) {
+    const T d0 = d[0][j], d1 = d[1][j], d2 = d[2][j], d3 = d[3][j];
+    v[0][j] = d0 - d2;
+    v[1][j] = d1 + d2;
+    v[2][j] = d2 - d1;
+    v[3][j] = d1 - d3;
+  }
+}
+
 /// d = B^T x_tile B of plane xc's tiles (as transform_plane_avx512), through a zero-padded copy
 /// pb of (2*th + 2) x (2*tw + 2) values and e, 16 x th*tw.
 template <class T>
@@ -245,26 +258,14 @@ void transform_plane_generic(const Conv2dParams& p, const T* xc, int64_t th, int
         for (int b = 0; b < 4; ++b) d[(a * 4 + b) * nt + j] = src[a * Wb + b];
     }
   for (int b = 0; b < 4; ++b) {  // down each column: e = B^T d
-    const T *d0 = d + b * nt, *d1 = d + (4 + b) * nt, *d2 = d + (8 + b) * nt, *d3 = d + (12 + b) * nt;
-    T *e0 = e + b * nt, *e1 = e + (4 + b) * nt, *e2 = e + (8 + b) * nt, *e3 = e + (12 + b) * nt;
-#pragma omp simd
-    for (int64_t j = 0; j < nt; ++j) {
-      e0[j] = d0[j] - d2[j];
-      e1[j] = d1[j] + d2[j];
-      e2[j] = d2[j] - d1[j];
-      e3[j] = d1[j] - d3[j];
-    }
+    const T* in[4] = {d + b * nt, d + (4 + b) * nt, d + (8 + b) * nt, d + (12 + b) * nt};
+    T* out[4] = {e + b * nt, e + (4 + b) * nt, e + (8 + b) * nt, e + (12 + b) * nt};
+    input_1d(in, out, nt);
   }
   for (int a = 0; a < 4; ++a) {  // then along each row: d = e B
-    const T *e0 = e + a * 4 * nt, *e1 = e0 + nt, *e2 = e1 + nt, *e3 = e2 + nt;
-    T *d0 = d + a * 4 * nt, *d1 = d0 + nt, *d2 = d1 + nt, *d3 = d2 + nt;
-#pragma omp simd
-    for (int64_t j = 0; j < nt; ++j) {
-      d0[j] = e0[j] - e2[j];
-      d1[j] = e1[j] + e2[j];
-      d2[j] = e2[j] - e1[j];
-      d3[j] = e1[j] - e3[j];
-    }
+    const T* in[4] = {e + a * 4 * nt, e + (a * 4 + 1) * nt, e + (a * 4 + 2) * nt, e + (a * 4 + 3) * nt};
+    T* out[4] = {d + a * 4 * nt, d + (a * 4 + 1) * nt, d + (a * 4 + 2) * nt, d + (a * 4 + 3) * nt};
+    input_1d(in, out, nt);
   }
 }
 

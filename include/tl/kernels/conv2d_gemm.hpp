@@ -4,20 +4,22 @@
 //                     3x3 stride-1 layers with enough channels and tiles as Winograd F(4x4, 3x3)
 //                     (conv2d_winograd.hpp; with AVX-512, unless set_winograd_enabled(false)),
 //                     on small maps (4x4 to 13x13) with many channels as F(2x2, 3x3)
-//                     (conv2d_winograd_small.hpp), output maps of 64 positions or fewer run as an indirect GEMM instead
+//                     (conv2d_winograd_small.hpp), output maps of 64 positions or fewer run as an
+//                     indirect GEMM instead
 //                     (conv2d_indirect.hpp: Y_g^T with positions as rows), and layers on larger
 //                     maps where it measured faster as an implicit GEMM (conv2d_implicit.hpp:
 //                     X_col read in place, not packed; strided ones over a phase-split image);
 //                     strided 1x1 layers as a stride-1 one over the subsampled image
 //                     (conv2d_subsample.hpp)
 //   backward data:    stride 1: dX = conv(dY, W~) with W~ the channel-transposed, tap-flipped
-//                     weights (a forward convolution, no col2im; F(2x2, 3x3) reads W~ from W); 1x1 stride 1 unpadded is the
-//                     special case dX_g = W_g^T * dY_g; strided float layers where it measured
-//                     faster: one stride-1 convolution per phase of dX (conv2d_phased_backward_data.hpp);
+//                     weights (a forward convolution, no col2im; F(2x2, 3x3) reads W~ from W);
+//                     1x1 stride 1 unpadded is the special case dX_g = W_g^T * dY_g; strided
+//                     float layers where it measured faster: one stride-1 convolution per phase
+//                     of dX (conv2d_phased_backward_data.hpp);
 //                     otherwise (stride > 1) dX_col_g (CgRS x N*PQ) = W_g^T * dY_g (Kg x N*PQ), then col2im
 //   backward weight:  dW_g (Kg x CgRS)  = dY_g (Kg x N*PQ)  * X_col_g^T (N*PQ x CgRS); float layers
 //                     where it measured faster: Winograd (conv2d_winograd_weight_grad.hpp, or
-//                     F(2x2, 3x3) in conv2d_winograd_small.hpp), or
+//                     F(2x2, 3x3) in conv2d_winograd_small_weight_grad.hpp), or
 //                     dW_g^T = X_col_g * dY_g^T with X_col read in place
 //                     (conv2d_indirect.hpp on small maps, conv2d_implicit_weight_grad.hpp on others);
 //                     with few outputs per group, dot products along the positions
@@ -37,6 +39,7 @@
 #include "tl/kernels/conv2d_subsample.hpp"
 #include "tl/kernels/conv2d_winograd.hpp"
 #include "tl/kernels/conv2d_winograd_small.hpp"
+#include "tl/kernels/conv2d_winograd_small_weight_grad.hpp"
 #include "tl/kernels/conv2d_winograd_weight_grad.hpp"
 #include "tl/kernels/gemm.hpp"
 #include "tl/kernels/gemm_core.hpp"
@@ -137,7 +140,8 @@ inline int64_t bwd_data_image_chunk(int64_t N, int64_t PQ, int threads) {
 }
 
 /// Stride-1 backward data as a forward convolution of dY (backward_data_as_forward) with W~ written
-/// out. Returns false (nothing done) when the geometry does not allow it.
+/// out, or read from W in place by F(2x2, 3x3) where that runs. Returns false (nothing done) when
+/// the geometry does not allow it.
 template <class T>
 bool conv2d_backward_data_direct(const Conv2dParams& p, const T* dy, const T* w, T* dx) {
   Conv2dParams t;

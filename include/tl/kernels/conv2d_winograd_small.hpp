@@ -14,11 +14,7 @@
 //      16 GEMMs into M, then Y = A^T M A and the epilogue into y.
 // So the weights are read once and each task's U stays in cache; V (16 x C x tiles) is read once
 // per task.
-// The weight gradient is the same three steps backwards (Y is linear in U):
-//   dW_kc = G^T [ sum over tiles of (A dY_k A^T) . (B^T d_c B) ] G
-// per task a panel of output channels: its Z = A dY A^T in the micro-kernel's B panels, the 16
-// GEMMs dU_pt^T (C x panel) = V_pt (C x tiles) * Z_pt^T (tiles x panel) with V's rows read in place
-// (rows micro-kernel), then G^T dU G into the panel's rows of dW.
+// The weight gradient (conv2d_winograd_small_weight_grad.hpp) shares V and the rules' geometry.
 // The backward data of a stride-1 3x3 layer is the forward of dY with W flipped and its channels
 // swapped (backward_data_as_forward): WinogradWeights::Flipped reads that weight from W as it is,
 // with no flipped copy (the taps gathered in reverse order, rows and depth swapped).
@@ -26,14 +22,12 @@
 #include <cstdint>
 #include <type_traits>
 
-#include "tl/kernels/conv2d_bias_grad.hpp"
 #include "tl/kernels/conv2d_params.hpp"
 #include "tl/kernels/conv2d_winograd.hpp"
 #include "tl/kernels/gemm_core.hpp"
 #include "tl/kernels/gemm_parallel.hpp"
 #include "tl/kernels/gemm_scratch.hpp"
 #include "tl/kernels/gemm_ukernel.hpp"
-#include "tl/kernels/gemm_ukernel_rows.hpp"
 #include "tl/kernels/lane_mask.hpp"
 #include "tl/kernels/transpose_block.hpp"
 
@@ -52,11 +46,11 @@ inline int64_t winograd_small_tiles(const Conv2dParams& p) { return p.N * ((p.P(
 /// Winograd F(2x2, 3x3): float with AVX-512, padding of at most 1, maps from 4x4 to below 14x14
 /// (where F(4x4, 3x3) does not run), 256 channels or more in and out (128 for the backward data,
 /// which saves the flipped copy of W too), and 32 tiles or more (16 for the backward data).
-/// Measured (docs/performance.md, 2 threads, against the kernels that ran before): 7x7x512 at
-/// batch 8 1.3x forward, 1.45x backward data; 8x8x256 and 4x4x512 at batch 32 1.4-1.5x and 1.5-1.6x;
-/// 7x7x256 and 4x4x256 1.2-1.3x and 1.35-1.4x; with 128 channels 0.9x forward and 1.15-1.25x
-/// backward data; 64 channels 0.85-0.95x; 2x2 maps 0.6-0.9x; one 7x7 image (16 tiles) 0.8x
-/// forward, 1.45x backward data.
+/// Measured (docs/performance.md, 2 threads, against the kernels that ran before; forward, then
+/// backward data): 7x7x512 at batch 8 1.3x and 1.45x; 8x8x256 and 4x4x512 at batch 32 1.4-1.5x and
+/// 1.5-1.6x; 7x7x256 and 4x4x256 1.17-1.30x and 1.34-1.41x; with 128 channels 0.87-0.93x on 7x7
+/// and 4x4 maps (1.14-1.19x on 8x8 at batch 32) and 1.04-1.25x; 64 channels 0.85-0.96x; 2x2 maps
+/// 0.6-0.9x; one 7x7 image (16 tiles) 0.8x and 1.45x.
 inline bool conv2d_winograd_small_preferred(const Conv2dParams& p, bool backward_data = false) {
 #if defined(TL_KERNELS_ISA_AVX512)
   const int64_t PQ = p.P() * p.Q(), channels = backward_data ? 128 : 256, tiles = backward_data ? 16 : 32;
@@ -74,31 +68,29 @@ constexpr int kPoints = 16;  // 4x4 transformed points per tile
 /// A stride of at least n values between the points' planes that is not a multiple of 4 KiB.
 inline int64_t spread_stride(int64_t n) { return round_up(n, 1024) + 64; }
 
+/// u = G g for three rows of n lanes into four (g0, g1, g2 and u[i] are arrays of n values).
+template <class T>
+inline void weight_1d(const T* g0, const T* g1, const T* g2, T* const u[4], int n) {
+#pragma omp simd
+  for (int j = 0; j < n; ++j) {
+    const T a = g0[j], b = g1[j], c = g2[j];
+    u[0][j] = a;
+    u[1][j] = T(0.5) * (a + b + c);
+    u[2][j] = T(0.5) * (a - b + c);
+    u[3][j] = c;
+  }
+}
+
 /// u_pt = (G g G^T)_pt for n lanes, g[t] tap t (row-major 3x3), u[pt] point pt (row-major 4x4).
 template <class T, int L>
 inline void weight_points(const T (&g)[9][L], T* const u[16], int n) {
   alignas(64) T h[12][L];  // G g: row i, kernel column s at h[i * 3 + s]
-  for (int s = 0; s < 3; ++s) {
-#pragma omp simd
-    for (int j = 0; j < n; ++j) {
-      const T a = g[s][j], b = g[3 + s][j], c = g[6 + s][j];
-      h[s][j] = a;
-      h[3 + s][j] = T(0.5) * (a + b + c);
-      h[6 + s][j] = T(0.5) * (a - b + c);
-      h[9 + s][j] = c;
-    }
+  for (int s = 0; s < 3; ++s) {  // down each kernel column
+    T* out[4] = {h[s], h[3 + s], h[6 + s], h[9 + s]};
+    weight_1d<T>(g[s], g[3 + s], g[6 + s], out, n);
   }
-  for (int i = 0; i < 4; ++i) {
-    T *u0 = u[i * 4], *u1 = u[i * 4 + 1], *u2 = u[i * 4 + 2], *u3 = u[i * 4 + 3];
-#pragma omp simd
-    for (int j = 0; j < n; ++j) {
-      const T a = h[i * 3][j], b = h[i * 3 + 1][j], c = h[i * 3 + 2][j];
-      u0[j] = a;
-      u1[j] = T(0.5) * (a + b + c);
-      u2[j] = T(0.5) * (a - b + c);
-      u3[j] = c;
-    }
-  }
+  for (int i = 0; i < 4; ++i)  // then along each row of G g
+    weight_1d<T>(h[i * 3], h[i * 3 + 1], h[i * 3 + 2], u + i * 4, n);
 }
 
 /// g[t][(c - c0) * MR + i] = tap t of the 3x3 kernel of row k0 + i (zero from K on) and depth c,
@@ -315,67 +307,6 @@ void transform_output_row(const Conv2dParams& p, const T* m, int64_t mpt, int64_
   }
 }
 
-/// Z = A dY A^T of every tile for output channels k0..k0+kn-1 (kn <= NR) as a B panel per point:
-/// point pt, tile t, channel k at z + pt * zpt + t * NR + (k - k0), lanes past kn zero. dyt: P*Q*NR.
-template <class T, int NR>
-void transform_grad_output(const Conv2dParams& p, const T* dy, int64_t k0, int64_t kn, int64_t th, int64_t tw,
-                           T* z, int64_t zpt, T* dyt) {
-  const int64_t P = p.P(), Q = p.Q(), PQ = P * Q;
-  alignas(64) T zero[NR] = {};
-  for (int64_t n = 0; n < p.N; ++n) {
-    pack_rows_transposed<NR>(dy + (n * p.K + k0) * PQ, PQ, kn, PQ, dyt);  // dyt[pos * NR + k]
-    for (int64_t ty = 0; ty < th; ++ty)
-      for (int64_t tx = 0; tx < tw; ++tx) {
-        const int64_t oy = 2 * ty, ox = 2 * tx;  // the tile's 2x2 outputs, zero past the map
-        const T* y00 = dyt + (oy * Q + ox) * NR;
-        const T* y01 = ox + 1 < Q ? y00 + NR : zero;
-        const T* y10 = oy + 1 < P ? y00 + Q * NR : zero;
-        const T* y11 = ox + 1 < Q && oy + 1 < P ? y00 + (Q + 1) * NR : zero;
-        T* out = z + ((n * th + ty) * tw + tx) * NR;
-#pragma omp simd
-        for (int j = 0; j < NR; ++j) {
-          // A y: y's two columns into four (1, 1+2, 1-2, -2), per row; then the same down the columns.
-          const T a0 = y00[j], a1 = y00[j] + y01[j], a2 = y00[j] - y01[j], a3 = -y01[j];
-          const T b0 = y10[j], b1 = y10[j] + y11[j], b2 = y10[j] - y11[j], b3 = -y11[j];
-          const T row0[4] = {a0, a1, a2, a3}, row1[4] = {b0, b1, b2, b3};
-          for (int c = 0; c < 4; ++c) {
-            out[c * zpt + j] = row0[c];
-            out[(4 + c) * zpt + j] = row0[c] + row1[c];
-            out[(8 + c) * zpt + j] = row0[c] - row1[c];
-            out[(12 + c) * zpt + j] = -row1[c];
-          }
-        }
-      }
-  }
-}
-
-/// g = G^T dU G for input channels c0..c0+cn-1 of a panel (du: point pt, channel c at
-/// du + pt * dupt + c * NR, NR lanes of output channels), as dW^T rows: channel c, tap t at
-/// gt + ((c - c0) * 9 + t) * NR.
-template <class T, int NR>
-void weight_from_points(const T* du, int64_t dupt, int64_t c0, int64_t cn, T* gt) {
-  for (int64_t c = c0; c < c0 + cn; ++c) {
-    const T* u = du + c * NR;
-    T* g = gt + (c - c0) * 9 * NR;
-#pragma omp simd
-    for (int j = 0; j < NR; ++j) {
-      T h[3][4];  // G^T dU: rows 0..2 of the kernel, point columns
-      for (int b = 0; b < 4; ++b) {
-        const T u0 = u[b * dupt + j], u1 = u[(4 + b) * dupt + j];
-        const T u2 = u[(8 + b) * dupt + j], u3 = u[(12 + b) * dupt + j];
-        h[0][b] = u0 + T(0.5) * (u1 + u2);
-        h[1][b] = T(0.5) * (u1 - u2);
-        h[2][b] = T(0.5) * (u1 + u2) + u3;
-      }
-      for (int r = 0; r < 3; ++r) {
-        g[(r * 3) * NR + j] = h[r][0] + T(0.5) * (h[r][1] + h[r][2]);
-        g[(r * 3 + 1) * NR + j] = T(0.5) * (h[r][1] - h[r][2]);
-        g[(r * 3 + 2) * NR + j] = T(0.5) * (h[r][1] + h[r][2]) + h[r][3];
-      }
-    }
-  }
-}
-
 }  // namespace winograd_small
 
 /// y = ep(conv(x, w)) for a layer with conv2d_winograd_geometry(p) and padding of at most 1 (ep as
@@ -425,63 +356,6 @@ void conv2d_forward_winograd_small(const Conv2dParams& p, const T* x, const T* w
       for (int64_t r = 0; r < rows; ++r)
         winograd_small::transform_output_row<T, NR>(p, m, mpt, r, k0 + r, kbpad, th, tw, y, ep);
     }
-  }
-}
-
-/// Whether p's weight gradient should run as Winograd F(2x2, 3x3) (conv2d_backward_weight_winograd_small):
-/// as the forward's rule, with 512 channels or more in and out and 64 tiles. Measured
-/// (docs/performance.md, 2 threads, against the kernels that ran before): 1.16-1.19x on 8x512x7x7
-/// k512, 1.10-1.17x at batch 4, 1.33-1.34x on 32x512x4x4 k512; 1.00-1.06x with 256 channels (8x8
-/// and 7x7 maps), 0.81x with 128. V's rows are read through the tiles' offsets, and the GEMMs are
-/// only as deep as the tiles.
-inline bool conv2d_winograd_small_weight_grad_preferred(const Conv2dParams& p) {
-  return conv2d_winograd_small_preferred(p) && p.C >= 512 && p.K >= 512 && winograd_small_tiles(p) >= 64;
-}
-
-/// dw (and db when not null) for a layer with conv2d_winograd_geometry(p) and padding of at most 1,
-/// overwritten.
-template <class T>
-void conv2d_backward_weight_winograd_small(const Conv2dParams& p, const T* x, const T* dy, T* dw, T* db) {
-  using UK = RowsMicroKernel<T>;
-  constexpr int MR = UK::mr, NR = UK::nr, PT = winograd_small::kPoints, CB = 64;
-  constexpr int64_t KC = GemmBlocking::KC;
-  const int64_t th = ceil_div(p.P(), 2), tw = ceil_div(p.Q(), 2), tiles = winograd_small_tiles(p);
-  const int64_t blocks = ceil_div(tiles, NR), kpanels = ceil_div(p.K, NR), C = p.C, D = C * 9;
-  const int64_t vpt = winograd_small::spread_stride(blocks * C * NR), zpt = winograd_small::spread_stride(tiles * NR),
-                dupt = winograd_small::spread_stride(C * NR);
-  const int threads = kernel_threads();
-  T* v = scratch<T>(Scratch::SharedA, PT * vpt);
-  int64_t* depth_off = scratch<int64_t>(Scratch::Offsets, tiles);  // tile t of a V row: block t / NR, lane t % NR
-  for (int64_t t = 0; t < tiles; ++t) depth_off[t] = (t / NR) * C * NR + t % NR;
-#pragma omp parallel num_threads(threads) if (threads > 1)
-  {
-    T* work = scratch<T>(Scratch::Padded, (2 * th + 2) * (2 * tw + 2) + 32 * th * tw);
-#pragma omp for schedule(static)
-    for (int64_t nc = 0; nc < p.N * C; ++nc)
-      winograd_small::transform_plane<T, NR>(p, x, nc / C, nc % C, th, tw, v, vpt, work);
-    // implicit barrier: V complete (its last block's spare lanes are never read: the depth is the tiles)
-    T* z = scratch<T>(Scratch::PackedB, PT * zpt);
-    T* du = scratch<T>(Scratch::Local, PT * dupt);
-    T* dyt = scratch<T>(Scratch::Columns, std::max<int64_t>(p.P() * p.Q() * NR, CB * 9 * NR));
-#pragma omp for schedule(dynamic) nowait
-    for (int64_t kp = 0; kp < kpanels; ++kp) {
-      const int64_t k0 = kp * NR, kn = std::min<int64_t>(NR, p.K - k0);
-      winograd_small::transform_grad_output<T, NR>(p, dy, k0, kn, th, tw, z, zpt, dyt);
-      for (int pt = 0; pt < PT; ++pt)
-        for (int64_t c0 = 0; c0 < C; c0 += MR) {
-          const T* rows[MR];
-          for (int i = 0; i < MR; ++i) rows[i] = v + pt * vpt + std::min<int64_t>(c0 + i, C - 1) * NR;
-          for (int64_t t0 = 0; t0 < tiles; t0 += KC)
-            UK::run_indirect(std::min(KC, tiles - t0), rows, depth_off + t0, z + pt * zpt + t0 * NR,
-                             std::min<int64_t>(MR, C - c0), du + pt * dupt + c0 * NR, NR, t0 > 0);
-        }
-      for (int64_t c0 = 0; c0 < C; c0 += CB) {  // dW^T rows of CB channels, then transposed into dw
-        const int64_t cn = std::min<int64_t>(CB, C - c0);
-        winograd_small::weight_from_points<T, NR>(du, dupt, c0, cn, dyt);
-        unpack_rows_transposed<NR>(dyt, cn * 9, kn, dw + k0 * D + c0 * 9, D);
-      }
-    }
-    if (db) conv2d_bias_grad(p, dy, db);
   }
 }
 

@@ -46,14 +46,16 @@ inline bool winograd_enabled() { return winograd_switch().load(std::memory_order
 TL_KERNELS_BEGIN
 
 /// Whether p's forward (and so its stride-1 backward data, which runs as a forward) should run as
-/// Winograd F(4x4, 3x3): float with AVX-512 (the only build where it was measured), at least 32
-/// input and output channels, 128 tiles of 4x4 outputs, and maps of 14x14 or more. Measured
-/// (docs/performance.md, 2 threads, Winograd off / on): forward and backward data 1.7x at 56x56,
-/// 1.4-1.5x at 14x14 (batch 8), 1.8-1.9x on CIFAR's 32x32 and 16x16 maps (bench_conv); 1.5-1.7x at
-/// 28x28 (one-off runs); but 0.8-1.1x at 8x8, 0.4-0.6x at 4x4 and on 7x7 maps of 512 channels (32
-/// tiles: the 37 MB of transformed weights cost more than they save), 0.6-0.9x with 16 channels.
+/// Winograd F(4x4, 3x3): float with AVX-512 or AVX2 (the generic build was not measured), at least
+/// 32 input and output channels, 128 tiles of 4x4 outputs, and maps of 14x14 or more. Measured
+/// (docs/performance.md, 2 threads, Winograd off / on), AVX-512 on Zen 5: forward and backward data
+/// 1.7x at 56x56, 1.4-1.5x at 14x14 (batch 8), 1.8-1.9x on CIFAR's 32x32 and 16x16 maps
+/// (bench_conv); 1.5-1.7x at 28x28 (one-off runs); but 0.8-1.1x at 8x8, 0.4-0.6x at 4x4 and on 7x7
+/// maps of 512 channels (32 tiles: the 37 MB of transformed weights cost more than they save),
+/// 0.6-0.9x with 16 channels. AVX2 on Zen 3: 2.0-2.8x at 56x56, 32x32, 16x16 and 14x14; 1.0x with
+/// 16 channels.
 inline bool conv2d_winograd_preferred(const Conv2dParams& p) {
-#if defined(TL_KERNELS_ISA_AVX512)
+#if defined(TL_KERNELS_ISA_AVX512) || defined(TL_KERNELS_ISA_AVX2)
   return winograd_enabled() && conv2d_winograd_geometry(p) && p.C >= 32 && p.K >= 32 && winograd_tiles(p) >= 128 &&
          p.P() * p.Q() >= 196;
 #else

@@ -43,17 +43,26 @@ inline int64_t winograd_small_tiles(const Conv2dParams& p) { return p.N * ((p.P(
 
 /// Whether p's forward (backward_data false) or p's stride-1 backward data run as a forward
 /// (backward_data true, p the forward's parameters from backward_data_as_forward) should run as
-/// Winograd F(2x2, 3x3): float with AVX-512, padding of at most 1, maps from 4x4 to below 14x14
-/// (where F(4x4, 3x3) does not run), 256 channels or more in and out (128 for the backward data,
-/// which saves the flipped copy of W too), and 32 tiles or more (16 for the backward data).
+/// Winograd F(2x2, 3x3): float with AVX-512 or AVX2, padding of at most 1, maps from 4x4 to below
+/// 14x14 (where F(4x4, 3x3) does not run), and enough channels and tiles: with AVX-512, 256
+/// channels or more in and out (128 for the backward data, which saves the flipped copy of W too)
+/// and 32 tiles or more (16 for the backward data); with AVX2, 128 channels and 16 tiles both ways.
 /// Measured (docs/performance.md, 2 threads, against the kernels that ran before; forward, then
-/// backward data): 7x7x512 at batch 8 1.3x and 1.45x; 8x8x256 and 4x4x512 at batch 32 1.4-1.5x and
-/// 1.5-1.6x; 7x7x256 and 4x4x256 1.17-1.30x and 1.34-1.41x; with 128 channels 0.87-0.93x on 7x7
-/// and 4x4 maps (1.14-1.19x on 8x8 at batch 32) and 1.04-1.25x; 64 channels 0.85-0.96x; 2x2 maps
-/// 0.6-0.9x; one 7x7 image (16 tiles) 0.8x and 1.45x.
+/// backward data), AVX-512 on Zen 5: 7x7x512 at batch 8 1.3x and 1.45x; 8x8x256 and 4x4x512 at
+/// batch 32 1.4-1.5x and 1.5-1.6x; 7x7x256 and 4x4x256 1.17-1.30x and 1.34-1.41x; with 128 channels
+/// 0.87-0.93x on 7x7 and 4x4 maps (1.14-1.19x on 8x8 at batch 32) and 1.04-1.25x; 64 channels
+/// 0.85-0.96x; 2x2 maps 0.6-0.9x; one 7x7 image (16 tiles) 0.8x and 1.45x. AVX2 on Zen 3: 7x7x512
+/// 1.5x and 1.6x, 8x8x256 1.8x and 1.6x, 7x7x256 1.5x and 1.45x; with 128 channels 0.99x on 7x7,
+/// 1.2x on 8x8 and 1.16x on 4x4 maps, and 1.16-1.36x; one 7x7 image 1.3x and 1.9x.
 inline bool conv2d_winograd_small_preferred(const Conv2dParams& p, bool backward_data = false) {
 #if defined(TL_KERNELS_ISA_AVX512)
-  const int64_t PQ = p.P() * p.Q(), channels = backward_data ? 128 : 256, tiles = backward_data ? 16 : 32;
+  const int64_t channels = backward_data ? 128 : 256, tiles = backward_data ? 16 : 32;
+#elif defined(TL_KERNELS_ISA_AVX2)
+  const int64_t channels = 128, tiles = 16;
+  static_cast<void>(backward_data);
+#endif
+#if defined(TL_KERNELS_ISA_AVX512) || defined(TL_KERNELS_ISA_AVX2)
+  const int64_t PQ = p.P() * p.Q();
   return winograd_enabled() && conv2d_winograd_geometry(p) && p.pad_h <= 1 && p.pad_w <= 1 && p.C >= channels &&
          p.K >= channels && PQ >= 16 && PQ < 196 && winograd_small_tiles(p) >= tiles;
 #else

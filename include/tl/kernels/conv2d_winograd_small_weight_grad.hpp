@@ -87,13 +87,20 @@ void weight_from_points(const T* du, int64_t dupt, int64_t c0, int64_t cn, T* gt
 }  // namespace winograd_small
 
 /// Whether p's weight gradient should run as Winograd F(2x2, 3x3) (conv2d_backward_weight_winograd_small):
-/// as the forward's rule, with 512 channels or more in and out and 64 tiles. Measured
-/// (docs/performance.md, 2 threads, against the kernels that ran before): 1.16-1.19x on 8x512x7x7
-/// k512, 1.10-1.17x at batch 4, 1.33-1.34x on 32x512x4x4 k512; 1.00-1.06x with 256 channels (8x8
-/// and 7x7 maps), 0.81x with 128. V's rows are read through the tiles' offsets, and the GEMMs are
-/// only as deep as the tiles.
+/// as the forward's rule, with 64 tiles and 512 channels or more in and out with AVX-512, 128 with
+/// AVX2. Measured (docs/performance.md, 2 threads, against the kernels that ran before), AVX-512 on
+/// Zen 5: 1.16-1.19x on 8x512x7x7 k512, 1.10-1.17x at batch 4, 1.33-1.34x on 32x512x4x4 k512;
+/// 1.00-1.06x with 256 channels (8x8 and 7x7 maps), 0.81x with 128. AVX2 on Zen 3: 1.3x on
+/// 8x512x7x7 k512, 1.18x on 7x7x256, 0.99x on 8x8x256 at batch 32, 1.07-1.24x with 128 channels,
+/// 0.8x on one 7x7 image (16 tiles). V's rows are read through the tiles' offsets, and the GEMMs
+/// are only as deep as the tiles.
 inline bool conv2d_winograd_small_weight_grad_preferred(const Conv2dParams& p) {
-  return conv2d_winograd_small_preferred(p) && p.C >= 512 && p.K >= 512 && winograd_small_tiles(p) >= 64;
+#if defined(TL_KERNELS_ISA_AVX512)
+  constexpr int64_t channels = 512;
+#else
+  constexpr int64_t channels = 128;
+#endif
+  return conv2d_winograd_small_preferred(p) && p.C >= channels && p.K >= channels && winograd_small_tiles(p) >= 64;
 }
 
 /// dw (and db when not null) for a layer with conv2d_winograd_geometry(p) and padding of at most 1,

@@ -25,12 +25,19 @@
 TL_KERNELS_BEGIN
 
 /// Whether p's weight gradient should run as Winograd: the forward's rule (conv2d_winograd_preferred)
-/// and at least 256 tiles, since each thread zeroes and at the end adds a private dU of 36 x C x K.
-/// Measured (docs/performance.md, 2 threads, Winograd off / on): 1.6-1.7x at 56x56 (batch 8) and
-/// CIFAR's 32x32 (batch 32), 1.5x at 16x16 (bench_conv) and 28x28 (one-off runs); 0.7x at 14x14
-/// with 256 channels (batch 8, 128 tiles).
+/// and enough tiles to pay for each thread zeroing and at the end adding a private dU of 36 x C x K:
+/// 256 with AVX-512, 128 with AVX2. Measured (docs/performance.md, 2 threads, Winograd off / on),
+/// AVX-512 on Zen 5: 1.6-1.7x at 56x56 (batch 8) and CIFAR's 32x32 (batch 32), 1.5x at 16x16
+/// (bench_conv) and 28x28 (one-off runs); 0.7x at 14x14 with 256 channels (batch 8, 128 tiles).
+/// AVX2 on Zen 3, whose GEMMs run at half the rate, so the fixed cost weighs less: 1.24x on that
+/// 14x14 layer.
 inline bool conv2d_winograd_weight_grad_preferred(const Conv2dParams& p) {
-  return conv2d_winograd_preferred(p) && winograd_tiles(p) >= 256;
+#if defined(TL_KERNELS_ISA_AVX512)
+  constexpr int64_t min_tiles = 256;
+#else
+  constexpr int64_t min_tiles = 128;
+#endif
+  return conv2d_winograd_preferred(p) && winograd_tiles(p) >= min_tiles;
 }
 
 namespace winograd {

@@ -1,8 +1,9 @@
-// The vectorised max-pooling forward (AVX-512 when compiled for it) and the scalar kernel, both
-// against a window loop written here: values and argmax indices bit-identical, on random
+// The vectorised max-pooling forward (AVX-512 or AVX2 when compiled for it), the plain-C++ row
+// maxima kernel (the AVX2 build's, called directly here in every build) and the scalar kernel,
+// all against a window loop written here: values and argmax indices bit-identical, on random
 // geometries (padding, stride, dilation, ceil mode's partial last windows, widths not a multiple
-// of 16), with ties, -inf and NaN in the data. In builds without AVX-512 the dispatcher runs the
-// scalar kernel, so there the window loop is what makes these tests able to fail.
+// of 16), with ties, -inf and NaN in the data. In the generic build the dispatcher runs the scalar
+// kernel, so there the window loop is what makes these tests able to fail.
 #include <doctest/doctest.h>
 
 #include <cmath>
@@ -73,6 +74,16 @@ void check_max_pool(const Pool2dParams& p, std::mt19937& rng) {
        ",", p.pw, " dil=", p.dh, ",", p.dw, " out=", p.P, "x", p.Q);
   CHECK(same_pool(y, i, y_ref, i_ref));
   CHECK(same_pool(y_scalar, i_scalar, y_ref, i_ref));
+  if (tl::kernels::max_pool2d_by_row_maxima_applies(p)) {  // the AVX2 build's kernel, called in every build
+    std::vector<float> y_rows(ys, 7.f);
+    std::vector<int64_t> i_rows(ys, -7), i_rows_d(ys, -7);
+    tl::kernels::max_pool2d_by_row_maxima(p, x.data(), y_rows.data(), i_rows.data());
+    CHECK(same_pool(y_rows, i_rows, y_ref, i_ref));
+    const std::vector<double> xd(x.begin(), x.end());  // small integers, -inf and NaN: exact in both
+    std::vector<double> yd(ys, 7.0);
+    tl::kernels::max_pool2d_by_row_maxima(p, xd.data(), yd.data(), i_rows_d.data());
+    CHECK(same_pool(std::vector<float>(yd.begin(), yd.end()), i_rows_d, y_ref, i_ref));
+  }
 }
 
 }  // namespace

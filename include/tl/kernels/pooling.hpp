@@ -1,7 +1,7 @@
 #pragma once
 // 2-d pooling on dense NCHW planes: max (with argmax indices), average, adaptive average and
 // adaptive max, forward and backward. Plain loops, OpenMP over the N*C planes; the AVX-512 max
-// pooling kernels are in max_pool2d_avx512.hpp.
+// pooling kernels are in max_pool2d_avx512.hpp, the AVX2 build's in max_pool2d_row_maxima.hpp.
 // Windows follow PyTorch's CPU kernels exactly (padding, dilation, ceil_mode, count_include_pad).
 #include <algorithm>
 #include <cmath>
@@ -11,6 +11,7 @@
 
 #include "tl/kernels/gemm_config.hpp"
 #include "tl/kernels/max_pool2d_avx512.hpp"
+#include "tl/kernels/max_pool2d_row_maxima.hpp"
 #include "tl/kernels/pool2d_params.hpp"
 
 namespace tl::kernels {
@@ -63,6 +64,9 @@ void max_pool2d_forward(const Pool2dParams& p, const T* x, T* y, int64_t* idx) {
       return max_pool2d_by_taps_avx512(p, x, y, idx);
     }
   }
+#elif defined(TL_KERNELS_ISA_AVX2)
+  if (max_pool2d_by_row_maxima_applies(p) && p.H * p.W < (int64_t{1} << 30))
+    return max_pool2d_by_row_maxima(p, x, y, idx);
 #endif
   max_pool2d_forward_scalar(p, x, y, idx);
 }

@@ -124,11 +124,32 @@ inline __m512 load_columns(const float* row, int64_t j, int64_t j_begin, int64_t
   const __mmask16 m = lane_mask(j_end - j) & static_cast<__mmask16>(~lane_mask(j_begin - j));
   return _mm512_maskz_loadu_ps(m, row + j);
 }
+#elif defined(TL_KERNELS_ISA_AVX2)
+/// split_phases for 32 consecutive floats v[0..3]: out[r] lane q = column 4q + r (a 4 x 4 transpose
+/// in each 128-bit half after pairing the halves holding q and q + 4).
+inline void split_phases(const __m256 v[4], __m256 out[4]) {
+  const __m256 a0 = _mm256_permute2f128_ps(v[0], v[2], 0x20), a1 = _mm256_permute2f128_ps(v[0], v[2], 0x31);
+  const __m256 a2 = _mm256_permute2f128_ps(v[1], v[3], 0x20), a3 = _mm256_permute2f128_ps(v[1], v[3], 0x31);
+  const __m256 t0 = _mm256_unpacklo_ps(a0, a1), t1 = _mm256_unpackhi_ps(a0, a1);
+  const __m256 t2 = _mm256_unpacklo_ps(a2, a3), t3 = _mm256_unpackhi_ps(a2, a3);
+  out[0] = _mm256_shuffle_ps(t0, t2, _MM_SHUFFLE(1, 0, 1, 0));
+  out[1] = _mm256_shuffle_ps(t0, t2, _MM_SHUFFLE(3, 2, 3, 2));
+  out[2] = _mm256_shuffle_ps(t1, t3, _MM_SHUFFLE(1, 0, 1, 0));
+  out[3] = _mm256_shuffle_ps(t1, t3, _MM_SHUFFLE(3, 2, 3, 2));
+}
+
+/// Columns j..j+7 of a row, zero outside [j_begin, j_end) (and nothing outside it read).
+inline __m256 load_columns(const float* row, int64_t j, int64_t j_begin, int64_t j_end) {
+  if (j >= j_begin && j + 8 <= j_end) return _mm256_loadu_ps(row + j);
+  if (j >= j_end || j + 8 <= j_begin) return _mm256_setzero_ps();
+  return _mm256_maskload_ps(row + j, lane_range_mask8(j_begin - j, j_end - j));
+}
 #endif
 
 /// Input rows of one channel under a tile run, split by column phase: ph[(i * 4 + r) * stride + q] =
 /// input row 4*ty - pad_h + i (i < rows), column 4*(tx0 + q) + r - pad_w (zero outside the image),
-/// for q <= count + 1 (the AVX-512 path fills whole vectors of 16 q: stride must allow it).
+/// for q <= count + 1 (the AVX-512 and AVX2 paths fill whole vectors of 16 and 8 q: stride must
+/// allow it).
 template <class T>
 void load_phases(const Conv2dParams& p, const T* xc, const TileRun& run, T* line, T* ph, int64_t stride,
                  int rows = 6) {
@@ -152,6 +173,18 @@ void load_phases(const Conv2dParams& p, const T* xc, const TileRun& run, T* line
         __m512 split[4];
         split_phases(v, split);
         for (int r = 0; r < 4; ++r) _mm512_storeu_ps(out + r * stride + q0, split[r]);
+      }
+      continue;
+    }
+#elif defined(TL_KERNELS_ISA_AVX2)
+    if constexpr (std::is_same_v<T, float>) {
+      for (int64_t q0 = 0; q0 < nq; q0 += 8) {
+        const int64_t j = 4 * q0;
+        const __m256 v[4] = {load_columns(src, j, j_begin, j_end), load_columns(src, j + 8, j_begin, j_end),
+                             load_columns(src, j + 16, j_begin, j_end), load_columns(src, j + 24, j_begin, j_end)};
+        __m256 split[4];
+        split_phases(v, split);
+        for (int r = 0; r < 4; ++r) _mm256_storeu_ps(out + r * stride + q0, split[r]);
       }
       continue;
     }

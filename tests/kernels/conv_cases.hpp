@@ -259,6 +259,18 @@ TEST_CASE(TL_TEST_ISA " conv2d implicit GEMM (stride 1, image read in place) mat
   check_implicit<float>(asym, rng, 1e-5, 13);
 }
 
+TEST_CASE(TL_TEST_ISA " conv2d implicit GEMM with each tile's B packed first (AVX2: 96 rows or more)") {
+  // Tasks of 96 or more output channels copy each whole tile's B into a panel (implicit_packs_b_tiles):
+  // in place and padded, strided (window copies), two depth blocks, a row tail, partial tiles. Enough
+  // images that the task plan keeps all the rows in one task.
+  std::mt19937 rng(66);
+  check_implicit<float>(conv(8, 20, 30, 40, 100, 1, 1, 1, 0), rng, 1e-4, 7);    // 1x1 in place, K = 16*6 + 4
+  check_implicit<float>(conv(16, 1200, 4, 9, 96, 1, 1, 1, 0), rng, 1e-4, 15);   // two depth blocks
+  check_implicit<float>(conv(16, 24, 11, 13, 130, 3, 3, 1, 1), rng, 1e-4, 13);  // padded: a window per task
+  check_implicit<float>(conv(32, 9, 23, 21, 128, 3, 3, 2, 1), rng, 1e-4, 3);    // stride 2: phases
+  check_implicit<double>(conv(40, 30, 9, 10, 102, 3, 3, 1, 1), rng, 1e-12);
+}
+
 TEST_CASE(TL_TEST_ISA " conv2d implicit GEMM shares the images evenly over the threads") {
   using tl::kernels::plan_implicit_tasks;
   // 32 images of 32x32 (1088 flat positions), 16 channels in and out: at most 3 images per task

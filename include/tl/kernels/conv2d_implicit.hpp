@@ -109,6 +109,31 @@ void implicit_tail_rows(const Conv2dParams& p, const T* apre, const T* xt, int64
   }
 }
 
+/// Whether the implicit forward copies each whole tile's B (its kc rows of NR values, one per tap
+/// and channel, a plane apart) into a contiguous panel before its row panels read it: with AVX2,
+/// for tasks of 16 row panels (96 output channels) or more. On Zen 3 (32 KiB L1) the rows read in
+/// place cost 17-30% of the micro-kernel's rate against a packed panel (1 thread, 22 row panels per
+/// tile, 256-512 deep). A/B in bench_conv, medians of 7 rounds: 1.08-1.18x on ResNet-50's 1x1
+/// forwards with 128 or more outputs, 1.16x on 8x128x56x56 k128 3x3 stride 2; with 64 outputs
+/// (11 panels) 0.93x, so not there.
+inline constexpr bool implicit_packs_b_tiles() {
+#if defined(TL_KERNELS_ISA_AVX2)
+  return true;
+#else
+  return false;
+#endif
+}
+
+/// Copies the rows b + off[k] (NR values each, k < kc) of a tile's B into bt, row k at bt + k * NR.
+template <int64_t NR, class T>
+void pack_b_tile(const T* b, const int64_t* off, int64_t kc, T* bt) {
+  for (int64_t k = 0; k < kc; ++k) {
+    const T* src = b + off[k];
+#pragma omp simd
+    for (int64_t j = 0; j < NR; ++j) bt[k * NR + j] = src[j];
+  }
+}
+
 /// y = ep(conv(x, w)) (conv2d_implicit_applies: any geometry); ep per output channel. The last
 /// pointwise_tail(p, nr) pixels of each map are gathered from all the images and computed apart.
 template <class T>
@@ -137,8 +162,11 @@ void conv2d_forward_implicit(const Conv2dParams& p, const T* x, const T* w, T* y
         for (int64_t n = 0; n < p.N; ++n) copy_run(xt + (c * p.N + n) * tail, x + ((n * p.C + c) + 1) * PQ - tail, tail);
     }
     for (int64_t g = 0; g < G; ++g) prepack_a_shared(Kg, D, w + g * Kg * D, D, 1, apre + g * Mpad * D, KC);
-    int64_t* off = scratch<int64_t>(Scratch::Offsets, D);
+    int64_t* off = scratch<int64_t>(Scratch::Offsets, D + KC);
     if (!geo.copied) geo.tap_offsets(p.H * p.W, off);
+    int64_t* packed_off = off + D;  // row k of a packed tile (implicit_packs_b_tiles)
+    for (int64_t k = 0; k < KC; ++k) packed_off[k] = k * NR;
+    T* bt = implicit_packs_b_tiles() ? scratch<T>(Scratch::PackedB, KC * NR) : nullptr;
 #pragma omp for schedule(dynamic) nowait
     for (int64_t t = 0; t < G * plan.per_group(); ++t) {
       const int64_t g = t / plan.per_group(), tg = t % plan.per_group();
@@ -187,9 +215,16 @@ void conv2d_forward_implicit(const Conv2dParams& p, const T* x, const T* w, T* y
                 continue;
               }
             }
+            const T* b = xb + jt;
+            const int64_t* boff = off + d0;
+            if (implicit_packs_b_tiles() && cols == NR && mc >= 16 * MR) {
+              pack_b_tile<NR>(b, boff, kc, bt);
+              b = bt;
+              boff = packed_off;
+            }
             for (int64_t it = 0; it < mc; it += MR)
-              UK::run(kc, ablk + it * kc, xb + jt, off + d0, std::min(MR, mc - it), cols, cb + it * ldc + jt, ldc,
-                      d0 > 0, it == 0 && jt + 2 * NR <= nc);
+              UK::run(kc, ablk + it * kc, b, boff, std::min(MR, mc - it), cols, cb + it * ldc + jt, ldc, d0 > 0,
+                      it == 0 && jt + 2 * NR <= nc);
           }
         }
       }

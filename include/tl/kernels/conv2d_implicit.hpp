@@ -162,11 +162,12 @@ void conv2d_forward_implicit(const Conv2dParams& p, const T* x, const T* w, T* y
         for (int64_t n = 0; n < p.N; ++n) copy_run(xt + (c * p.N + n) * tail, x + ((n * p.C + c) + 1) * PQ - tail, tail);
     }
     for (int64_t g = 0; g < G; ++g) prepack_a_shared(Kg, D, w + g * Kg * D, D, 1, apre + g * Mpad * D, KC);
-    int64_t* off = scratch<int64_t>(Scratch::Offsets, D + KC);
+    constexpr int64_t packed_rows = implicit_packs_b_tiles() ? KC : 0;
+    int64_t* off = scratch<int64_t>(Scratch::Offsets, D + packed_rows);
     if (!geo.copied) geo.tap_offsets(p.H * p.W, off);
-    int64_t* packed_off = off + D;  // row k of a packed tile (implicit_packs_b_tiles)
-    for (int64_t k = 0; k < KC; ++k) packed_off[k] = k * NR;
-    T* bt = implicit_packs_b_tiles() ? scratch<T>(Scratch::PackedB, KC * NR) : nullptr;
+    int64_t* packed_off = off + D;  // row k of a packed tile at k * NR
+    for (int64_t k = 0; k < packed_rows; ++k) packed_off[k] = k * NR;
+    T* bt = packed_rows ? scratch<T>(Scratch::PackedB, packed_rows * NR) : nullptr;
 #pragma omp for schedule(dynamic) nowait
     for (int64_t t = 0; t < G * plan.per_group(); ++t) {
       const int64_t g = t / plan.per_group(), tg = t % plan.per_group();

@@ -52,7 +52,7 @@ TL_KERNELS_BEGIN
 /// 1.7x at 56x56, 1.4-1.5x at 14x14 (batch 8), 1.8-1.9x on CIFAR's 32x32 and 16x16 maps
 /// (bench_conv); 1.5-1.7x at 28x28 (one-off runs); but 0.8-1.1x at 8x8, 0.4-0.6x at 4x4 and on 7x7
 /// maps of 512 channels (32 tiles: the 37 MB of transformed weights cost more than they save),
-/// 0.6-0.9x with 16 channels. AVX2 on Zen 3: 2.0-2.8x at 56x56, 32x32, 16x16 and 14x14; 1.0x with
+/// 0.6-0.9x with 16 channels. AVX2 on Zen 3: 1.8-3.5x at 56x56, 32x32, 16x16 and 14x14; 1.0x with
 /// 16 channels.
 inline bool conv2d_winograd_preferred(const Conv2dParams& p) {
 #if defined(TL_KERNELS_ISA_AVX512) || defined(TL_KERNELS_ISA_AVX2)

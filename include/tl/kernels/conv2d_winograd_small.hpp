@@ -52,8 +52,9 @@ inline int64_t winograd_small_tiles(const Conv2dParams& p) { return p.N * ((p.P(
 /// batch 32 1.4-1.5x and 1.5-1.6x; 7x7x256 and 4x4x256 1.17-1.30x and 1.34-1.41x; with 128 channels
 /// 0.87-0.93x on 7x7 and 4x4 maps (1.14-1.19x on 8x8 at batch 32) and 1.04-1.25x; 64 channels
 /// 0.85-0.96x; 2x2 maps 0.6-0.9x; one 7x7 image (16 tiles) 0.8x and 1.45x. AVX2 on Zen 3: 7x7x512
-/// 1.5x and 1.6x, 8x8x256 1.8x and 1.6x, 7x7x256 1.5x and 1.45x; with 128 channels 0.99x on 7x7,
-/// 1.2x on 8x8 and 1.16x on 4x4 maps, and 1.16-1.36x; one 7x7 image 1.3x and 1.9x.
+/// 1.45-1.55x and 1.4-1.8x, 8x8x256 1.7-1.9x and 1.6-1.8x, 7x7x256 1.5x and 1.45x; with 128
+/// channels 0.99x on 7x7, 1.2x on 8x8 and 1.16x on 4x4 maps, and 1.16-1.36x; one 7x7 image 1.3x
+/// and 1.9x.
 inline bool conv2d_winograd_small_preferred(const Conv2dParams& p, bool backward_data = false) {
 #if defined(TL_KERNELS_ISA_AVX512)
   const int64_t channels = backward_data ? 128 : 256, tiles = backward_data ? 16 : 32;

@@ -2,7 +2,7 @@
 // Convolution as GEMM on the packed micro-kernels (NCHW in and out, see docs/performance.md).
 //   forward:          Y_g  (Kg x N*PQ)  = W_g (Kg x CgRS)   * X_col_g (CgRS x N*PQ); in float,
 //                     3x3 stride-1 layers with enough channels and tiles as Winograd F(4x4, 3x3)
-//                     (conv2d_winograd.hpp; with AVX-512, unless set_winograd_enabled(false)),
+//                     (conv2d_winograd.hpp; with AVX-512 or AVX2, unless set_winograd_enabled(false)),
 //                     on small maps (4x4 to 13x13) with many channels as F(2x2, 3x3)
 //                     (conv2d_winograd_small.hpp), output maps of 64 positions or fewer run as an
 //                     indirect GEMM instead

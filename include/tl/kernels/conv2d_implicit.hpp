@@ -114,8 +114,8 @@ void implicit_tail_rows(const Conv2dParams& p, const T* apre, const T* xt, int64
 /// for tasks of 16 row panels (96 output channels) or more. On Zen 3 (32 KiB L1) the rows read in
 /// place cost 17-30% of the micro-kernel's rate against a packed panel (1 thread, 22 row panels per
 /// tile, 256-512 deep). A/B in bench_conv, medians of 7 rounds: 1.08-1.18x on ResNet-50's 1x1
-/// forwards with 128 or more outputs, 1.16x on 8x128x56x56 k128 3x3 stride 2; with 64 outputs
-/// (11 panels) 0.93x, so not there.
+/// forwards with 128 or more outputs, 1.13-1.16x on 8x128x56x56 k128 3x3 stride 2 but 0.95x on
+/// 8x256x28x28 k256 3x3 stride 2; with 64 outputs (11 panels) 0.93x, so not there.
 inline constexpr bool implicit_packs_b_tiles() {
 #if defined(TL_KERNELS_ISA_AVX2)
   return true;

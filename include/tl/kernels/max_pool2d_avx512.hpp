@@ -297,9 +297,7 @@ inline void max_pool2d_plane_by_row_maxima_avx512(const Pool2dParams& p, const f
   const auto row_maxima = p.sw == 2 ? row_maxima_s2 : row_maxima_s1;
   int64_t done = 0;  // rows [0, done) have their maxima in hv, hi
   for (int64_t i = 0; i < p.P; ++i) {
-    int64_t h0 = i * p.sh - p.ph;
-    const int64_t h1 = std::min(h0 + (p.kh - 1) * p.dh + 1, p.H);
-    while (h0 < 0) h0 += p.dh;
+    const auto [h0, h1] = pool_taps(i, p.sh, p.ph, p.dh, p.kh, p.H);
     for (; done < h1; ++done)
       row_maxima(xp + done * p.W, p.W, p.Q, p.kw, p.pw, static_cast<int32_t>(done * p.W), hv + done * Qp,
                  hi + done * Qp);

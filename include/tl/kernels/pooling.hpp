@@ -24,13 +24,9 @@ void max_pool2d_forward_scalar(const Pool2dParams& p, const T* x, T* y, int64_t*
   for (int64_t pl = 0; pl < p.planes; ++pl) {
     const T* xp = x + pl * p.H * p.W;
     for (int64_t oh = 0; oh < p.P; ++oh) {
-      int64_t h0 = oh * p.sh - p.ph;
-      const int64_t h1 = std::min(h0 + (p.kh - 1) * p.dh + 1, p.H);
-      while (h0 < 0) h0 += p.dh;
+      const auto [h0, h1] = pool_taps(oh, p.sh, p.ph, p.dh, p.kh, p.H);
       for (int64_t ow = 0; ow < p.Q; ++ow) {
-        int64_t w0 = ow * p.sw - p.pw;
-        const int64_t w1 = std::min(w0 + (p.kw - 1) * p.dw + 1, p.W);
-        while (w0 < 0) w0 += p.dw;
+        const auto [w0, w1] = pool_taps(ow, p.sw, p.pw, p.dw, p.kw, p.W);
         int64_t best = h0 * p.W + w0;
         T m = -std::numeric_limits<T>::infinity();
         for (int64_t ih = h0; ih < h1; ih += p.dh)

@@ -61,7 +61,9 @@ void max_pool2d_plane_by_row_maxima(const Pool2dParams& p, const T* xp, T* yp, i
   const auto maxima = p.sw == 2 ? row_maxima<T, 2> : row_maxima<T, 1>;
   int64_t done = 0;  // rows [0, done) have their maxima in hv, hi
   for (int64_t i = 0; i < p.P; ++i) {
-    const auto [h0, h1] = pool_taps(i, p.sh, p.ph, p.dh, p.kh, p.H);
+    // Named fields, not a structured binding: clang 14 rejects one used inside an OpenMP region.
+    const PoolTaps rows = pool_taps(i, p.sh, p.ph, p.dh, p.kh, p.H);
+    const int64_t h0 = rows.first, h1 = rows.end;
     for (; done < h1; ++done)
       maxima(xp + done * p.W, p.W, p.Q, p.kw, p.pw, static_cast<int32_t>(done * p.W), hv + done * p.Q,
              hi + done * p.Q);

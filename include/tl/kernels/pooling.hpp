@@ -24,9 +24,11 @@ void max_pool2d_forward_scalar(const Pool2dParams& p, const T* x, T* y, int64_t*
   for (int64_t pl = 0; pl < p.planes; ++pl) {
     const T* xp = x + pl * p.H * p.W;
     for (int64_t oh = 0; oh < p.P; ++oh) {
-      const auto [h0, h1] = pool_taps(oh, p.sh, p.ph, p.dh, p.kh, p.H);
+      const PoolTaps rows = pool_taps(oh, p.sh, p.ph, p.dh, p.kh, p.H);
+      const int64_t h0 = rows.first, h1 = rows.end;
       for (int64_t ow = 0; ow < p.Q; ++ow) {
-        const auto [w0, w1] = pool_taps(ow, p.sw, p.pw, p.dw, p.kw, p.W);
+        const PoolTaps cols = pool_taps(ow, p.sw, p.pw, p.dw, p.kw, p.W);
+        const int64_t w0 = cols.first, w1 = cols.end;
         int64_t best = h0 * p.W + w0;
         T m = -std::numeric_limits<T>::infinity();
         for (int64_t ih = h0; ih < h1; ih += p.dh)
